@@ -1,0 +1,48 @@
+"""The curation step protocol.
+
+A step is a callable over a stream of samples that yields, for each input sample, either the sample
+(kept, possibly modified: de-identified text, ``meta.scores`` added) or a ``Drop`` naming why it went.
+Nothing vanishes silently: every ``Drop`` lands in ``rejected.jsonl`` with its stage and reason.
+Steps that need the whole pool (dedup, selection) may buffer, but hold only what they must.
+Steps are built by registered factories from flat keyword options (the YAML config's step entry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from infimed.registry import Registry
+from infimed.schema import Sample
+
+
+@dataclass
+class Drop:
+    sample: Sample
+    reason: str  # short machine-readable reason, e.g. "exact_duplicate", "image_unreadable"
+    detail: str = ""  # human-readable specifics
+    of: str | None = None  # id of the sample this one duplicates / copies, when there is one
+
+
+@dataclass
+class StepStats:
+    name: str
+    n_in: int = 0
+    kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)  # step-specific report (e.g. PHI kinds found)
+
+
+class Step(Protocol):
+    name: str
+
+    def __call__(self, samples: Iterable[Sample]) -> Iterator[Sample | Drop]: ...
+
+    def report(self) -> dict[str, Any]:
+        """Step-specific figures for stats.json and the data card (may be empty)."""
+        ...
+
+
+STEPS: Registry[Callable[..., Step]] = Registry("curation step")

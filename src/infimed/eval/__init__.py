@@ -1,0 +1,1 @@
+"""Evaluation: benchmarks, backends, the shared answer checker, metrics and reports."""

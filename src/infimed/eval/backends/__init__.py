@@ -1,0 +1,5 @@
+"""Generation backends behind one protocol; each registers in ``BACKENDS`` and imports heavy SDKs lazily."""
+
+from infimed.eval.backends.base import BACKENDS, Backend, GenRequest, GenResult, SamplingParams
+
+__all__ = ["BACKENDS", "Backend", "GenRequest", "GenResult", "SamplingParams"]

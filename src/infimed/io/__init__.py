@@ -1,0 +1,1 @@
+"""Readers and writers: JSONL sample files, images (PNG/JPEG/DICOM), MedMNIST archives."""
