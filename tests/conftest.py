@@ -29,3 +29,31 @@ def pneumoniamnist(shared_data: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not found")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen2.5-VL model + processor, built once per test session (seconds, offline)."""
+    from infimed.model.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_model"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small clean phantom VQA set (train.jsonl, test.jsonl, images), built once per test session."""
+    from infimed.data.phantom import synth
+
+    out = tmp_path_factory.mktemp("phantom")
+    synth(out, n=240, seed=0, defects=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def phantom_defects_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A phantom set with injected defects and its defects.jsonl ground truth."""
+    from infimed.data.phantom import synth
+
+    out = tmp_path_factory.mktemp("phantom_defects")
+    synth(out, n=300, seed=1, defects=True)
+    return out
