@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from infimed import __version__
-from infimed.cli import data, model
+from infimed.cli import data, model, reason
 
 app = typer.Typer(
     name="infimed",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
+app.add_typer(reason.app, name="reason")
 
 
 @app.callback(invoke_without_command=True)
