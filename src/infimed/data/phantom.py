@@ -1,0 +1,117 @@
+"""A procedural medical phantom VQA set that a tiny model can learn, optionally with realistic dirt.
+
+Each *case* is one drawn image (``scene.py``: CT, MRI, X-ray or ultrasound of the head, chest, abdomen or
+pelvis with 0-3 lesions) asked several questions, one per task it can answer (``questions.py``): modality,
+body region, abnormality yes/no, lesion count, and for single-lesion cases the lesion's quadrant and size.
+Every fifth case goes to the test split (~20 % of samples), so no image is shared between the splits.
+
+Output in ``out_dir``: ``train.jsonl``, ``test.jsonl``, ``images/`` (PNG, 128x128 grayscale),
+``cases.jsonl`` (generator ground truth per case: modality, region, lesion boxes; for tests and analysis,
+never for curation), ``synth.json`` (the summary), and with ``defects=True`` the dirt of ``defects.py``
+injected into train plus ``defects.jsonl``. Sample and image ids are opaque seeded hex strings; a sample's
+``meta`` holds only its ``case_id``. Same seed and ``n`` -> byte-identical files.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from infimed.data.defects import DEFECT_RATES, inject
+from infimed.data.ids import OpaqueIds
+from infimed.data.questions import Question, ask, tasks_for
+from infimed.data.scene import Scene, random_scene, render
+from infimed.io.jsonl import write_json, write_jsonl
+from infimed.progress import track
+from infimed.schema import Sample
+
+TEST_EVERY = 5  # case i goes to test when i % TEST_EVERY == TEST_EVERY - 1
+
+
+def png_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr, "L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _cases(n: int, rng: np.random.Generator, ids: OpaqueIds, image_names: OpaqueIds, images_dir: Path
+           ) -> Iterator[tuple[str, str, Scene, list[tuple[Sample, Question]]]]:
+    """Yield (case_id, image path, scene, questions) until ``n`` samples exist."""
+    made, index = 0, 0
+    while made < n:
+        scene = random_scene(rng)
+        case_id = ids.new("case-")
+        split = "test" if index % TEST_EVERY == TEST_EVERY - 1 else "train"
+        rel = f"images/{image_names.new()}.png"
+        (images_dir.parent / rel).write_bytes(png_bytes(render(scene)))
+        items = []
+        for task in tasks_for(scene)[: n - made]:
+            q = ask(scene, task, rng)
+            sample = Sample(
+                id=ids.new("ph-"), images=[rel], question=q.text, options=q.options, answer=q.answer,
+                answer_type=q.answer_type,  # type: ignore[arg-type]
+                modality=scene.modality, task=task,  # type: ignore[arg-type]
+                source="phantom", split=split, meta={"case_id": case_id},
+            )
+            items.append((sample, q))
+        made += len(items)
+        index += 1
+        yield case_id, rel, scene, items
+
+
+def synth(out_dir: Path, n: int = 1000, seed: int = 0, defects: bool = False) -> dict[str, Any]:
+    """Write a phantom VQA set of ``n`` clean samples (train + test) to ``out_dir``; return summary counts."""
+    if n < 1:
+        raise ValueError(f"n: must be at least 1, got {n}")
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    images_dir = out_dir / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    scene_seq, id_seq, name_seq, defect_seq = np.random.SeedSequence(seed).spawn(4)
+    rng = np.random.default_rng(scene_seq)
+    ids = OpaqueIds(np.random.default_rng(id_seq))
+    image_names = OpaqueIds(np.random.default_rng(name_seq), n_hex=12)
+
+    train: list[Sample] = []
+    test: list[Sample] = []
+    questions: dict[str, Question] = {}
+    cases = []
+    for case_id, rel, scene, items in track(_cases(n, rng, ids, image_names, images_dir), "phantom cases"):
+        split = items[0][0].split if items else "train"
+        cases.append({"case_id": case_id, "split": split, "image": rel, **scene.to_json()})
+        for sample, q in items:
+            (test if split == "test" else train).append(sample)
+            questions[sample.id] = q
+    train = [train[int(i)] for i in rng.permutation(len(train))]
+    test = [test[int(i)] for i in rng.permutation(len(test))]
+    n_clean_train = len(train)
+
+    defect_rows: list[dict[str, Any]] = []
+    if defects:
+        train, found = inject(train, test, questions, root=out_dir, rng=np.random.default_rng(defect_seq),
+                              ids=ids, image_names=image_names)
+        defect_rows = [d.to_json() for d in found]
+        write_jsonl(out_dir / "defects.jsonl", defect_rows)
+    write_jsonl(out_dir / "train.jsonl", train)
+    write_jsonl(out_dir / "test.jsonl", test)
+    write_jsonl(out_dir / "cases.jsonl", cases)
+
+    summary = {
+        "n": n, "seed": seed, "n_cases": len(cases), "n_train_clean": n_clean_train, "n_train": len(train),
+        "n_test": len(test),
+        "by_task": dict(sorted(Counter(s.task for s in [*train, *test]).items())),  # type: ignore[type-var]
+        "by_modality": dict(sorted(Counter(s.modality for s in [*train, *test]).items())),  # type: ignore[type-var]
+        "by_answer_type": dict(sorted(Counter(s.answer_type for s in [*train, *test]).items())),
+        "defects": dict(Counter(row["kind"] for row in defect_rows)) if defects else {},
+        "defect_rates": DEFECT_RATES if defects else {},
+    }
+    write_json(out_dir / "synth.json", summary)
+    summary["seconds"] = round(time.perf_counter() - start, 3)
+    return summary
