@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from infimed import __version__
-from infimed.cli import data, model, reason
+from infimed.cli import data, eval, model, reason
 
 app = typer.Typer(
     name="infimed",
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
 app.add_typer(reason.app, name="reason")
+app.add_typer(eval.app, name="eval")
 
 
 @app.callback(invoke_without_command=True)

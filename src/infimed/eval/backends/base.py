@@ -58,3 +58,13 @@ class Backend(Protocol):
 
 # factories: BACKENDS.get("hf")(model=..., **options) -> Backend
 BACKENDS: Registry[Callable[..., Backend]] = Registry("backend")
+
+
+def request_image_paths(request: GenRequest) -> list[str]:
+    """The image paths of a request's chat messages, in order."""
+    return [
+        str(part["path"])
+        for msg in request.messages
+        for part in msg.get("content", [])
+        if isinstance(part, dict) and part.get("type") == "image"
+    ]
