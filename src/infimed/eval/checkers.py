@@ -24,7 +24,9 @@ Multiple choice (``extract_choice``), on one piece of text, first match wins
   ``\text{B}``.
 - ``leading``: opens with a marked letter: ``B. Pneumonia, because ...``, ``(c) ...``, ``B) Pneumothorax``,
   ``B: ...``, ``B, since ...``, ``B - ...``, a letter followed by its own option text ("B Pneumonia"), or
-  a capital followed by a verb ("B is correct"). "A" followed by a noun is the article ("A benign lesion").
+  a capital followed by a verb ("B is correct"); right after a marker, any capital ("the answer is C
+  here"), read after ``option_text`` so that "Answer: A benign lesion" still means the option text.
+  Elsewhere "A" followed by a noun is the article ("A benign lesion"), never the letter.
 - ``option_phrase``: "Option B", "choice (c)", "选项C" anywhere; different letters -> ambiguous.
 - ``yes_no``: when the options' texts are yes and no, a yes/no answer (read as below) picks its option.
 - ``option_text``: the text equals one option's text after ``normalize_open`` (case, punctuation,
@@ -66,7 +68,7 @@ from infimed.schema import ANSWER_TYPES, Sample
 
 DEFAULT_LETTERS = "ABCDEFGH"
 SHORT_ANSWER_WORDS = 6
-_Reader = Callable[[str], tuple["str | None", str]]  # one answer span -> (value, rule)
+_Reader = Callable[[str, str], tuple["str | None", str]]  # (answer span, its source) -> (value, rule)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ _MARKER = re.compile(
     r"|\banswer)"
     r"(?:\s+(?:is|would\s+be|should\s+be|will\s+be|must\s+be|seems\s+to\s+be|appears\s+to\s+be)"
     r"(?:\s+(?:most\s+likely|likely|probably|clearly|definitely|therefore|thus))?\s*[:：]?|\s*[:：=])"
-    r"|\bi\s+(?:would\s+|will\s+|'d\s+)?(?:choose|select|pick|go\s+with)\b"
+    r"|\bi(?:\s+would|\s+will|'d|’d)?\s+(?:choose|select|pick|go\s+with)\b"
     r"|(?:正确)?答案\s*(?:应该是|应为|應為|是|为|為)?\s*[:：]?"
     r"|(?:故|因此|所以|应)选(?:择)?\s*[:：]?",
     _I,
@@ -102,7 +104,7 @@ _MARKER = re.compile(
 _SENTENCE_END = re.compile(r"\n|[.!?;](?=\s)|[。！？；]")
 _MARKDOWN = re.compile(r"\*\*|__|`|\$")
 _LINE_PREFIX = re.compile(r"^\s*(?:#+|>|[-*•]\s)\s*")
-_EDGE_PUNCT = " \t\r\n()[]{}.:：,，;!*\"'“”「」"
+_EDGE_PUNCT = " \t\r\n()[]{}.:：,，;；!！?？。、*\"'“”「」（）"
 
 # choice
 _LETTER_LIST = re.compile(
@@ -115,6 +117,7 @@ _LEADING_VERB = re.compile(
     r"^([A-Z])\s+(?:is|was|would|should|seems|appears|because|since|as|fits|matches)\b"
 )
 _LEADING_BARE = re.compile(r"^([A-Za-z])\s+(.+)$", re.S)
+_LEADING_CAPITAL = re.compile(r"^([A-Z])(?=\s|$)")
 _OPTION_PHRASE = re.compile(
     r"(?:\b(?:option|choice)s?\s*[:：#]?\s*|选项\s*[:：]?\s*)[(\[]?([A-Za-z])[)\]]?(?![A-Za-z0-9])", _I
 )
@@ -200,12 +203,12 @@ def parse_think_answer(text: str) -> tuple[str, str] | None:
 def extract_choice(text: str, options: dict[str, str] | None) -> tuple[str | None, str]:
     """``(letter, rule)`` for a multiple-choice response; ``(None, why)`` when no single letter is read."""
     letters = frozenset(options) if options else frozenset(DEFAULT_LETTERS)
-    return _read(text, lambda span: _choice_in(span, letters, options))
+    return _read(text, lambda span, source: _choice_in(span, letters, options, after_marker=source == "marker"))
 
 
 def extract_yes_no(text: str) -> tuple[str | None, str]:
     """``("yes"|"no", rule)`` from the leading answer word; ``(None, why)`` otherwise."""
-    return _read(text, _yes_no_in)
+    return _read(text, lambda span, _source: _yes_no_in(span))
 
 
 def normalize_open(text: str) -> str:
@@ -255,7 +258,7 @@ def _read(text: str, reader: _Reader) -> tuple[str | None, str]:
     if why is not None:
         return None, why
     for span, source in slots:
-        value, rule = reader(span)
+        value, rule = reader(span, source)
         if rule != "unparsed":  # a reading or a definite "ambiguous"
             return value, (source or rule) if value is not None else rule
     return None, "unparsed"
@@ -307,7 +310,9 @@ def _clean(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------- choice reader
-def _choice_in(span: str, letters: frozenset[str], options: dict[str, str] | None) -> tuple[str | None, str]:
+def _choice_in(
+    span: str, letters: frozenset[str], options: dict[str, str] | None, *, after_marker: bool = False
+) -> tuple[str | None, str]:
     s = _clean(span)
     if not s:
         return None, "unparsed"
@@ -335,6 +340,9 @@ def _choice_in(span: str, letters: frozenset[str], options: dict[str, str] | Non
         value, rule = _option_text(s, options)
         if rule != "unparsed":
             return value, rule
+    m = _LEADING_CAPITAL.match(s) if after_marker else None
+    if m is not None and m.group(1) in letters:  # "The answer is C here": a capital right after a marker
+        return m.group(1), "leading"
     found = {next(g for g in m.groups() if g).upper() for m in _MENTION_MARKED.finditer(span)}
     found |= {m.group(1) for m in _MENTION_END.finditer(s)}
     found &= letters
