@@ -1,0 +1,308 @@
+"""Shared pieces of the benchmark loaders: the spec record, row-level field access, sample building,
+the embedded-image cache and the readers for the layouts authors publish on the Hugging Face Hub.
+
+Every error a loader raises is a ``BenchmarkError`` naming the file, the row and the field, so a broken
+or partial download says where it is broken instead of failing somewhere inside evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infimed.registry import Registry
+from infimed.schema import Sample, parse_sample
+
+
+class BenchmarkError(ValueError):
+    """A benchmark's files are missing, partial or malformed; the message names file, row and field."""
+
+
+# A loader streams the samples of one split: (root, split, image_cache) -> samples.
+Loader = Callable[[Path, str, Path], Iterator[Sample]]
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """One registered benchmark: its loader, its splits with published counts (None = not checked)."""
+
+    name: str
+    loader: Loader
+    counts: dict[str, int | None]
+    default_split: str
+    layout: str  # a one-line description of the files the loader expects, shown in errors
+    aliases: dict[str, str] = field(default_factory=dict)  # e.g. {"validation": "dev"}
+
+    def resolve_split(self, split: str | None) -> str:
+        """The canonical split name; ``None`` picks the split the benchmark is usually reported on."""
+        split = self.aliases.get(split, split) if split else self.default_split
+        if split not in self.counts:
+            raise BenchmarkError(
+                f"{self.name}: unknown split {split!r}; known: {', '.join(sorted(self.counts))}"
+            )
+        return split
+
+
+@dataclass(frozen=True)
+class Row:
+    """One raw record of a benchmark file, with where it came from for error messages."""
+
+    file: str
+    index: int  # 1-based position in the file (line for JSONL/CSV data rows, element for JSON arrays)
+    data: dict[str, Any]
+
+    def where(self) -> str:
+        return f"{self.file}: row {self.index}"
+
+    def error(self, field_name: str, message: str) -> BenchmarkError:
+        return BenchmarkError(f"{self.where()} field {field_name!r}: {message}")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def text(self, key: str, *, allow_empty: bool = False) -> str:
+        """A required string field (numbers are accepted and turned into text)."""
+        if key not in self.data or self.data[key] is None:
+            raise self.error(key, "missing")
+        value = self.data[key]
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.error(key, f"expected text, got {type(value).__name__}")
+        value = str(value).strip()
+        if not value and not allow_empty:
+            raise self.error(key, "is empty")
+        return value
+
+
+def build_sample(row: Row, **fields: Any) -> Sample:
+    """Validate one converted record as a ``Sample``; schema errors keep the benchmark file and row."""
+    sample, errors = parse_sample(fields, file=row.file, line=row.index)
+    if sample is None:
+        raise BenchmarkError("; ".join(str(e) for e in errors))
+    return sample
+
+
+def yes_no(answer: str) -> str | None:
+    """``yes``/``no`` for a binary answer (English or Chinese), else None."""
+    norm = answer.strip().lower().rstrip(".")
+    return {"yes": "yes", "no": "no", "是": "yes", "否": "no"}.get(norm)
+
+
+def letter_for(options: dict[str, str], answer_text: str) -> str | None:
+    """The option letter whose text equals the answer (whitespace and case insensitive)."""
+    want = " ".join(answer_text.split()).casefold()
+    for letter, text in options.items():
+        if " ".join(text.split()).casefold() == want:
+            return letter
+    return None
+
+
+BENCHMARKS: Registry[BenchmarkSpec] = Registry("benchmark")
+
+
+def register(spec: BenchmarkSpec) -> BenchmarkSpec:
+    return BENCHMARKS.register(spec.name)(spec)
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+def require_dir(path: Path, *, what: str) -> Path:
+    if not path.is_dir():
+        raise BenchmarkError(f"{path}: folder not found ({what})")
+    return path
+
+
+def first_existing(candidates: list[Path], *, what: str) -> Path:
+    for path in candidates:
+        if path.exists():
+            return path
+    tried = ", ".join(str(p) for p in candidates)
+    raise BenchmarkError(f"{what} not found; looked for: {tried}")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise BenchmarkError(f"{path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BenchmarkError(f"{path}: invalid JSON ({exc}); truncated download?") from exc
+
+
+def iter_json_array(path: Path) -> Iterator[Row]:
+    data = read_json(path)
+    if not isinstance(data, list):
+        raise BenchmarkError(f"{path}: expected a JSON array of records, got {type(data).__name__}")
+    for i, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            raise BenchmarkError(f"{path}: row {i}: expected an object, got {type(item).__name__}")
+        yield Row(str(path), i, item)
+
+
+def iter_jsonl(path: Path) -> Iterator[Row]:
+    """JSON lines; a file that is one JSON array is accepted too (some mirrors re-save that way)."""
+    if not path.exists():
+        raise BenchmarkError(f"{path}: file not found")
+    with path.open(encoding="utf-8") as fh:
+        head = fh.read(1)
+        while head and head.isspace():
+            head = fh.read(1)
+    if head == "[":
+        yield from iter_json_array(path)
+        return
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BenchmarkError(f"{path}: line {lineno}: invalid JSON ({exc}); truncated download?") from exc
+            if not isinstance(item, dict):
+                raise BenchmarkError(f"{path}: line {lineno}: expected an object, got {type(item).__name__}")
+            yield Row(str(path), lineno, item)
+
+
+def iter_csv(path: Path, *, required: tuple[str, ...]) -> Iterator[Row]:
+    import csv
+
+    if not path.exists():
+        raise BenchmarkError(f"{path}: file not found")
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise BenchmarkError(f"{path}: missing columns {missing}; found {reader.fieldnames}")
+        for i, item in enumerate(reader, start=1):
+            yield Row(str(path), i, dict(item))
+
+
+# ------------------------------------------------------------------------------- Hugging Face layouts
+
+
+def iter_hf_rows(root: Path, split: str, *, hf_split: str | None = None) -> Iterator[Row]:
+    """Rows of one split of a dataset published on the Hub, read from what a user has locally.
+
+    Accepted layouts: a folder written by ``datasets.save_to_disk`` (a ``DatasetDict`` with the split,
+    or a single ``Dataset``), or the Hub's parquet files (``data/<split>-00000-of-00001-*.parquet``,
+    ``<split>-*.parquet``, ``<split>.parquet``), or a single parquet file given as ``root``. Image
+    columns come back undecoded as ``{"bytes", "path"}`` so nothing is decoded twice.
+    """
+    name = hf_split or split
+    if root.is_file() and root.suffix == ".parquet":
+        yield from _iter_parquet([root])
+        return
+    require_dir(root, what=f"benchmark root for split {split!r}")
+    if (root / "dataset_dict.json").exists() or (root / "state.json").exists():
+        yield from _iter_saved(root, name)
+        return
+    files = _parquet_files(root, name)
+    if not files:
+        raise BenchmarkError(
+            f"{root}: no data for split {name!r}: expected a save_to_disk folder or parquet files "
+            f"named like data/{name}-00000-of-00001.parquet"
+        )
+    yield from _iter_parquet(files)
+
+
+def _parquet_files(root: Path, split: str) -> list[Path]:
+    pattern = re.compile(rf"^{re.escape(split)}(-\d+-of-\d+)?(-[0-9a-f]+)?\.parquet$")
+    found = [p for p in root.rglob("*.parquet") if pattern.match(p.name) and ".infimed_cache" not in p.parts]
+    return sorted(found)
+
+
+def _iter_parquet(files: list[Path]) -> Iterator[Row]:
+    import pyarrow.parquet as pq
+
+    for path in files:
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for truncated files
+            raise BenchmarkError(f"{path}: cannot read parquet ({exc}); truncated download?") from exc
+        index = 0
+        for batch in parquet.iter_batches(batch_size=256):
+            for item in batch.to_pylist():
+                index += 1
+                yield Row(str(path), index, item)
+
+
+def _iter_saved(root: Path, split: str) -> Iterator[Row]:
+    from datasets import Dataset, DatasetDict, Image, load_from_disk
+
+    try:
+        loaded = load_from_disk(str(root))
+    except Exception as exc:
+        raise BenchmarkError(f"{root}: cannot load dataset saved to disk ({exc})") from exc
+    if isinstance(loaded, DatasetDict):
+        if split not in loaded:
+            raise BenchmarkError(f"{root}: saved dataset has no split {split!r}; it has {sorted(loaded)}")
+        ds = loaded[split]
+    else:
+        ds = loaded
+    assert isinstance(ds, Dataset)
+    for col, feature in ds.features.items():
+        if isinstance(feature, Image):
+            ds = ds.cast_column(col, Image(decode=False))
+    for i, item in enumerate(ds, start=1):
+        yield Row(f"{root}[{split}]", i, dict(item))
+
+
+# ------------------------------------------------------------------------------------- image cache
+
+
+_MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"GIF8", ".gif"), (b"BM", ".bmp"), (b"RIFF", ".webp"))
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def image_suffix(data: bytes) -> str:
+    for magic, suffix in _MAGIC:
+        if data.startswith(magic):
+            return suffix
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return ".tif"
+    return ".img"
+
+
+def cache_image(value: Any, *, row: Row, field_name: str, cache_dir: Path, key: str) -> str:
+    """An absolute image path for an HF image cell: embedded bytes are written once under ``cache_dir``
+    as ``<key><suffix>`` (deterministic, so reruns reuse them); a cell holding only a path is used as is."""
+    if isinstance(value, dict):
+        data, src = value.get("bytes"), value.get("path")
+    elif isinstance(value, bytes | bytearray):
+        data, src = bytes(value), None
+    else:
+        raise row.error(field_name, f"expected an image cell {{bytes, path}}, got {type(value).__name__}")
+    if data:
+        target = cache_dir / (_SAFE.sub("_", key) + image_suffix(data))
+        if not (target.exists() and target.stat().st_size == len(data)):
+            write_bytes_atomic(target, data)
+        return str(target.resolve())
+    if src and Path(src).is_absolute() and Path(src).exists():
+        return str(src)
+    raise row.error(field_name, "image cell has no bytes and no existing absolute path")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def local_image(folder: Path, name: str, *, row: Row, field_name: str) -> str:
+    """Absolute path of an image shipped as a file in the benchmark's folder (existence checked later)."""
+    if not name:
+        raise row.error(field_name, "image name is empty")
+    return str((folder / name).resolve())
