@@ -1,0 +1,55 @@
+"""`infimed data` commands end to end through Typer's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from infimed.cli import app
+
+runner = CliRunner()
+
+
+def test_synth_with_defects_then_validate(tmp_path: Path) -> None:
+    out = tmp_path / "ph"
+    result = runner.invoke(app, ["data", "synth", "--out", str(out), "--n", "120", "--seed", "3", "--defects"])
+    assert result.exit_code == 0, result.output
+    assert "defect near_duplicate" in result.output
+    assert (out / "defects.jsonl").exists() and (out / "test.jsonl").exists()
+    ok = runner.invoke(app, ["data", "validate", str(out / "test.jsonl")])
+    assert ok.exit_code == 0, ok.output
+    # the corrupt images injected into train are reported; without image checks the text is clean
+    bad = runner.invoke(app, ["data", "validate", str(out / "train.jsonl")])
+    corrupt = [json.loads(x)["id"] for x in (out / "defects.jsonl").read_text().splitlines()
+               if json.loads(x)["kind"] == "corrupt_image"]
+    assert bad.exit_code == 1
+    for sid in corrupt:
+        assert f"[id={sid}] field 'images[0]'" in bad.output
+    assert runner.invoke(app, ["data", "validate", "--no-images", str(out / "train.jsonl")]).exit_code == 0
+
+
+def test_validate_prints_file_line_id_field(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"id": "a", "question": "q?", "answer": "maybe", "answer_type": "yes_no"}\nnot json\n')
+    result = runner.invoke(app, ["data", "validate", "--no-images", str(path), str(tmp_path / "missing.jsonl")])
+    assert result.exit_code == 1
+    assert f"{path}:1 [id=a] field 'answer'" in result.output
+    assert f"{path}:2 field 'record': invalid JSON" in result.output
+    assert "missing.jsonl: file not found" in result.output
+
+
+def test_import_medmnist_command(tmp_path: Path) -> None:
+    npz = tmp_path / "breastmnist.npz"
+    rng = np.random.default_rng(0)
+    np.savez(npz, test_images=rng.integers(0, 255, (4, 28, 28), dtype=np.uint8), test_labels=np.array([[0], [1], [1], [0]]))
+    result = runner.invoke(app, ["data", "import", "medmnist", "--npz", str(npz), "--out", str(tmp_path / "o"),
+                                 "--formats", "yes_no", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(x) for x in (tmp_path / "o" / "test.jsonl").read_text().splitlines()]
+    assert [r["answer"] for r in rows] == ["yes", "no", "no"] and rows[0]["modality"] == "ultrasound"
+    bad = runner.invoke(app, ["data", "import", "medmnist", "--npz", str(npz), "--out", str(tmp_path / "o"),
+                              "--formats", "essay"])
+    assert bad.exit_code != 0 and "formats" in bad.output

@@ -1,0 +1,97 @@
+"""The phantom set on disk: deterministic, split by case, labels agree with the generator's ground truth."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from phantom_truth import expected_answer  # tests/data helper
+from PIL import Image
+
+from infimed.data.phantom import synth
+from infimed.io.jsonl import load_samples, validate_file
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_byte_identical_for_the_same_seed(tmp_path: Path) -> None:
+    synth(tmp_path / "a", n=80, seed=7)
+    synth(tmp_path / "b", n=80, seed=7, defects=False)
+    synth(tmp_path / "c", n=80, seed=8)
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert files_a == files_b
+    for rel in files_a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    assert (tmp_path / "a" / "train.jsonl").read_bytes() != (tmp_path / "c" / "train.jsonl").read_bytes()
+
+
+def test_counts_splits_and_coverage(phantom_dir: Path) -> None:
+    train = load_samples(phantom_dir / "train.jsonl", check_images=True)
+    test = load_samples(phantom_dir / "test.jsonl", check_images=True)
+    assert len(train) + len(test) == 240
+    assert 0.15 < len(test) / 240 < 0.25
+    both = train + test
+    assert len(Counter(s.modality for s in both)) >= 4
+    assert len(Counter(s.task for s in both)) >= 5
+    assert set(Counter(s.answer_type for s in both)) == {"choice", "yes_no", "open"}
+    assert {s.split for s in train} == {"train"} and {s.split for s in test} == {"test"}
+    assert {s.source for s in both} == {"phantom"}
+    # no image (case) is shared between train and test
+    assert not {s.images[0] for s in train} & {s.images[0] for s in test}
+    assert not {s.meta["case_id"] for s in train} & {s.meta["case_id"] for s in test}
+    assert not (phantom_dir / "defects.jsonl").exists()
+
+
+def test_ids_are_opaque_and_meta_reveals_nothing(phantom_dir: Path) -> None:
+    rows = read_jsonl(phantom_dir / "train.jsonl") + read_jsonl(phantom_dir / "test.jsonl")
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert all(re.fullmatch(r"ph-[0-9a-f]{10}", r["id"]) for r in rows)
+    assert all(set(r["meta"]) == {"case_id"} for r in rows)
+    assert all(re.fullmatch(r"images/[0-9a-f]{12}\.png", r["images"][0]) for r in rows)
+
+
+def test_every_answer_matches_the_ground_truth(phantom_dir: Path) -> None:
+    cases = {c["case_id"]: c for c in read_jsonl(phantom_dir / "cases.jsonl")}
+    for split in ("train", "test"):
+        for sample in load_samples(phantom_dir / f"{split}.jsonl"):
+            case = cases[sample.meta["case_id"]]
+            assert case["image"] == sample.images[0] and case["split"] == split
+            assert sample.modality == case["modality"]
+            assert sample.answer == expected_answer(sample, case), sample.id
+
+
+def test_lesions_are_bright_where_the_truth_puts_them(phantom_dir: Path) -> None:
+    n = 0
+    for case in read_jsonl(phantom_dir / "cases.jsonl"):
+        img = np.asarray(Image.open(phantom_dir / case["image"]), dtype=np.float32)
+        assert img.shape == (128, 128)
+        for les in case["lesions"]:
+            cx, cy, r = les["cx"], les["cy"], les["radius"]
+            yy, xx = np.mgrid[0:128, 0:128]
+            core = (xx - cx) ** 2 + (yy - cy) ** 2 <= (0.5 * r) ** 2
+            assert img[core].mean() > 170, (case["case_id"], case["modality"], les)
+            x0, y0, x1, y1 = les["box"]
+            right, lower = cx >= 64, cy >= 64
+            assert les["quadrant"] == f"{'lower' if lower else 'upper'} {'right' if right else 'left'}"
+            assert 0 <= x0 < x1 <= 128 and 0 <= y0 < y1 <= 128
+            n += 1
+    assert n > 20
+
+
+def test_rejects_bad_n(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="n: must be at least 1"):
+        synth(tmp_path, n=0)
+
+
+def test_files_validate_clean(phantom_dir: Path) -> None:
+    assert list(validate_file(phantom_dir / "train.jsonl")) == []
+    summary = json.loads((phantom_dir / "synth.json").read_text())
+    assert summary["n_train"] + summary["n_test"] == 240 and summary["defects"] == {}
