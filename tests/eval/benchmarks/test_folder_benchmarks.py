@@ -82,10 +82,12 @@ def test_pmc_vqa_test_clean_and_v2(tmp_path: Path) -> None:
     _write_csv(
         tmp_path / "test_2.csv",
         ["index", "Figure_path", "Caption", "Question", "Choice A", "Choice B", "Choice C", "Choice D", "Answer", "split"],
-        [["0", "PMC1_F2.jpg", "a caption", "Which organ?", "A:Liver", "B:Heart", "C:Lung", "D:Brain", "C", "test"]],
+        [["0", "PMC1_F2.jpg", "a caption", "Which organism?", "A:E. coli", "B:S. aureus", "C:A. fumigatus",
+          "D: C. albicans", "C", "test"]],
     )
     (v2,) = load_benchmark("pmc_vqa", tmp_path, split="test_2")
     assert v2.answer == "C" and v2.image_paths()[0].parent.name == "images_2" and v2.meta["caption"] == "a caption"
+    assert v2.options == {"A": "E. coli", "B": "S. aureus", "C": "A. fumigatus", "D": "C. albicans"}
     with pytest.raises(BenchmarkError, match=r"expected 2000 rows, found 1"):
         load_benchmark("pmc_vqa", tmp_path)
 

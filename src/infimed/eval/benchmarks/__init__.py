@@ -43,10 +43,10 @@ def get_spec(name: str) -> BenchmarkSpec:
 
 def load_benchmark(
     name: str,
-    root: Path,
+    root: Path | str,
     *,
     split: str | None = None,
-    image_cache: Path | None = None,
+    image_cache: Path | str | None = None,
     limit: int | None = None,
     strict: bool = True,
     expected: int | None = None,
@@ -94,7 +94,7 @@ def _count_problem(name: str, split: str, root: Path, found: int, want: int | No
     if found < want:
         return [
             f"{name}/{split} in {root}: expected {want} rows, found {found} (partial download?); "
-            "pass strict=False to load a subset anyway"
+            "to use a subset on purpose, pass limit (--limit) or strict=False"
         ]
     # more rows than published is a different release rather than a broken download: say so, go on
     warnings.warn(f"{name}/{split} in {root}: expected {want} rows, found {found} (a newer release?)", stacklevel=3)

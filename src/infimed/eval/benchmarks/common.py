@@ -213,7 +213,7 @@ def iter_hf_rows(root: Path, split: str, *, hf_split: str | None = None) -> Iter
 
 
 def _parquet_files(root: Path, split: str) -> list[Path]:
-    pattern = re.compile(rf"^{re.escape(split)}(-\d+-of-\d+)?(-[0-9a-f]+)?\.parquet$")
+    pattern = re.compile(rf"^{re.escape(split)}(-\d+-of-\d+)?(-[\w]+)?\.parquet$")
     found = [p for p in root.rglob("*.parquet") if pattern.match(p.name) and ".infimed_cache" not in p.parts]
     return sorted(found)
 
@@ -246,7 +246,8 @@ def _iter_saved(root: Path, split: str) -> Iterator[Row]:
         ds = loaded[split]
     else:
         ds = loaded
-    assert isinstance(ds, Dataset)
+    if not isinstance(ds, Dataset):
+        raise BenchmarkError(f"{root}: expected a saved Dataset or DatasetDict, got {type(ds).__name__}")
     for col, feature in ds.features.items():
         if isinstance(feature, Image):
             ds = ds.cast_column(col, Image(decode=False))

@@ -59,9 +59,8 @@ def _options(row: Row) -> dict[str, str]:
     for letter in LETTERS:
         raw = str(row.get(f"Choice {letter}") or "")
         match = _PREFIX.match(raw)
-        if match and match.group(1) != letter:
-            raise row.error(f"Choice {letter}", f"text is labelled {match.group(1)!r}")
-        text = raw[match.end():].strip() if match else raw.strip()
+        # strip only the column's own label, so a text such as "A. fumigatus" in choice C survives
+        text = raw[match.end():].strip() if match and match.group(1) == letter else raw.strip()
         if text:
             options[letter] = text
     if len(options) < 2:
