@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from infimed.eval.benchmarks.common import build_sample, cache_image, iter_hf_rows, yes_no
+from infimed.eval.benchmarks.common import build_sample, yes_no
+from infimed.eval.benchmarks.hub import cache_image, iter_hf_rows
 from infimed.schema import Modality, Sample
 
 

@@ -11,15 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from infimed.eval.benchmarks.common import (
-    BenchmarkSpec,
-    Row,
-    build_sample,
-    iter_hf_rows,
-    iter_jsonl,
-    letter_for,
-    register,
-)
+from infimed.eval.benchmarks.common import BenchmarkSpec, Row, build_sample, iter_jsonl, letter_for, register
+from infimed.eval.benchmarks.hub import iter_hf_rows
 from infimed.schema import Sample
 
 RELEASE = Path("questions") / "US" / "4_options"

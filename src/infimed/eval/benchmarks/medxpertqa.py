@@ -2,7 +2,7 @@
 (records ``id, question, options {A..E}, label, images, medical_task, body_system, question_type``) and
 ``images/`` (``images.zip``). The files' ``question`` ends with an ``Answer Choices: (A) ...`` block that
 repeats ``options``; it is cut off (our prompt lists the options) and the full text kept in ``meta``.
-``medical_task`` Diagnosis maps to ``disease_diagnosis``; the other tasks (Treatment, Basic Science) to
+``medical_task`` Diagnosis maps to ``disease_diagnosis``; the other tasks (Treatment, Basic Medicine) to
 ``other``. Counts: test 2,000, dev 5.
 """
 

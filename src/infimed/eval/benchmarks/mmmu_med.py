@@ -16,14 +16,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-from infimed.eval.benchmarks.common import (
-    BenchmarkSpec,
-    Row,
-    build_sample,
-    cache_image,
-    iter_hf_rows,
-    register,
-)
+from infimed.eval.benchmarks.common import BenchmarkSpec, Row, build_sample, register
+from infimed.eval.benchmarks.hub import cache_image, iter_hf_rows
 from infimed.schema import OPTION_LETTERS, Sample
 
 SUBJECTS = (
