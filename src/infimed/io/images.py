@@ -49,13 +49,20 @@ def load_image(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Ima
                 if w * h > max_pixels:
                     raise ImageLoadError(f"{path}: {w}x{h} exceeds the {max_pixels} pixel limit (decompression bomb?)")
                 im.load()
-                return im.convert("RGB")
+                return _to_rgb(im)
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageLoadError(f"{path}: decompression bomb rejected ({exc})") from exc
     except Exception as exc:  # PIL raises many types for corrupt data
         raise ImageLoadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from exc
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """RGB of any Pillow mode; 16-bit / 32-bit / float grayscale is scaled to 8-bit (Pillow would clip it)."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return Image.fromarray(window_to_uint8(np.asarray(im))).convert("RGB")
+    return im.convert("RGB")
 
 
 def _first(value: Any) -> float | None:
@@ -88,7 +95,11 @@ def dicom_to_array(ds: Any) -> np.ndarray:
     """8-bit grayscale (or RGB) array of a pydicom dataset: rescale slope/intercept, window, MONOCHROME1."""
     pixels = ds.pixel_array
     if getattr(ds, "PhotometricInterpretation", "") == "RGB" or pixels.ndim == 3 and pixels.shape[-1] == 3:
-        return np.asarray(pixels if pixels.ndim == 3 else pixels[0], dtype=np.uint8)
+        rgb = np.asarray(pixels if pixels.ndim == 3 else pixels[0])
+        if rgb.dtype != np.uint8:  # 16/32-bit colour: scale by the stored bit depth instead of wrapping
+            bits = int(getattr(ds, "BitsStored", 8 * rgb.dtype.itemsize))
+            rgb = np.clip(rgb.astype(np.float64) / ((1 << bits) - 1) * 255.0, 0, 255).round()
+        return rgb.astype(np.uint8)
     if pixels.ndim == 3:  # multi-frame: take the middle frame
         pixels = pixels[pixels.shape[0] // 2]
     slope = _first(getattr(ds, "RescaleSlope", None)) or 1.0
