@@ -1,0 +1,176 @@
+"""Budgeted subset selection on embeddings: k-center greedy, DEITA-style threshold, random; stratified.
+
+All functions take an (n, d) float32 matrix of L2-normalised rows (cosine = dot product) and return
+selected row indices in selection order.
+
+- ``kcenter_greedy``: farthest-point (Gonzalez) selection, optionally weighted by quality (pick the point
+  maximising ``distance * weight``). Scales to 1M x 384 by pruning with the triangle inequality: points
+  are grouped by their nearest selected centre, and a new centre ``c`` can only capture points of a group
+  whose centre ``a`` satisfies ``radius(a) > d(a, c) / 2``; all other groups are skipped. Early iterations
+  touch everything, later ones a small neighbourhood, so the total is far below naive ``n * k * d``.
+- ``deita_threshold``: in descending quality order, admit a sample only when its nearest already-admitted
+  neighbour has cosine similarity below ``threshold`` (DEITA, Liu et al. 2024); checked in blocks.
+- ``random_subset``: the baseline.
+- ``allocate``: split a budget over strata (e.g. modality x task) towards target shares, capped by what
+  each stratum has, redistributing the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+def _sqdist(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distance of rows of ``x`` to one point ``c`` (float32)."""
+    diff = x - c
+    return np.einsum("ij,ij->i", diff, diff)
+
+
+def kcenter_greedy(
+    x: np.ndarray,
+    k: int,
+    *,
+    weights: np.ndarray | None = None,
+    first: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Greedy k-center with triangle-inequality pruning; ``weights`` (>0) favour high-quality points."""
+    n = len(x)
+    k = min(k, n)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    w = np.ones(n, np.float32) if weights is None else np.asarray(weights, np.float32)
+    if first is None:
+        first = int(np.argmax(w)) if weights is not None else int(np.random.default_rng(seed).integers(n))
+    centres = [first]
+    mind = np.sqrt(np.maximum(_sqdist(x, x[first]), 0.0))  # distance to nearest centre
+    owner = np.zeros(n, np.int64)  # index into ``centres``
+    members: list[np.ndarray] = [np.arange(n)]
+    radius = [float(mind.max())]
+    best = [int(np.argmax(mind * w))]  # member maximising weighted distance, per group
+    best_score = [float(mind[best[0]] * w[best[0]])]
+    mind[first] = 0.0
+    cx = [x[first]]
+    for _ in range(1, k):
+        g = int(np.argmax(best_score))
+        if best_score[g] <= 0:
+            break  # every point is a centre (duplicates): nothing left to cover
+        c = best[g]
+        j = len(centres)
+        centres.append(c)
+        cx.append(x[c])
+        centre_mat = np.stack(cx[:-1])
+        dcc = np.sqrt(np.maximum(_sqdist(centre_mat, x[c]), 0.0))
+        touched = np.nonzero(np.asarray(radius) > dcc / 2)[0]
+        moved: list[np.ndarray] = []
+        for a in touched:
+            idx = members[a]
+            d = np.sqrt(np.maximum(_sqdist(x[idx], x[c]), 0.0))
+            closer = d < mind[idx]
+            if closer.any():
+                take = idx[closer]
+                mind[take] = d[closer]
+                owner[take] = j
+                moved.append(take)
+                idx = idx[~closer]
+                members[a] = idx
+            if len(idx):
+                r = mind[idx]
+                radius[a] = float(r.max())
+                b = int(np.argmax(r * w[idx]))
+                best[a], best_score[a] = int(idx[b]), float(r[b] * w[idx[b]])
+            else:
+                radius[a], best_score[a] = 0.0, -1.0
+        new = np.concatenate(moved) if moved else np.array([c], np.int64)
+        mind[c] = 0.0
+        members.append(new)
+        r = mind[new]
+        radius.append(float(r.max()))
+        b = int(np.argmax(r * w[new]))
+        best.append(int(new[b]))
+        best_score.append(float(r[b] * w[new[b]]))
+    return np.asarray(centres, dtype=np.int64)
+
+
+def coverage_radius(x: np.ndarray, selected: np.ndarray, *, block: int = 65536) -> float:
+    """Largest distance from any point to its nearest selected point (lower = better coverage)."""
+    s = np.ascontiguousarray(x[selected], dtype=np.float32)
+    s_sq = (s * s).sum(1)
+    worst = 0.0
+    for start in range(0, len(x), block):
+        xb = x[start:start + block]
+        d2 = (xb * xb).sum(1)[:, None] - 2.0 * xb @ s.T + s_sq[None, :]
+        worst = max(worst, float(np.sqrt(max(d2.min(1).max(), 0.0))))
+    return worst
+
+
+def deita_threshold(
+    x: np.ndarray, k: int, *, quality: np.ndarray | None = None, threshold: float = 0.9, block: int = 512
+) -> np.ndarray:
+    """Admit in descending quality while the max cosine to admitted rows is < ``threshold``."""
+    n = len(x)
+    order = np.argsort(-quality, kind="stable") if quality is not None else np.arange(n)
+    chosen: list[int] = []
+    bank = np.zeros((min(k, n), x.shape[1]), np.float32)
+    for start in range(0, n, block):
+        if len(chosen) >= k:
+            break
+        cand = order[start:start + block]
+        xc = x[cand].astype(np.float32)
+        if chosen:
+            ok = (xc @ bank[: len(chosen)].T).max(1) < threshold
+            cand, xc = cand[ok], xc[ok]
+        if not len(cand):
+            continue
+        within = xc @ xc.T
+        admitted: list[int] = []
+        for a in range(len(cand)):
+            if len(chosen) + len(admitted) >= k:
+                break
+            if admitted and within[a, admitted].max() >= threshold:
+                continue
+            admitted.append(a)
+        for a in admitted:
+            bank[len(chosen)] = xc[a]
+            chosen.append(int(cand[a]))
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def random_subset(n: int, k: int, *, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).permutation(n)[: min(k, n)].astype(np.int64)
+
+
+def allocate(available: Mapping[str, int], budget: int, targets: Mapping[str, float] | None = None) -> dict[str, int]:
+    """Budget per stratum: proportional to ``targets`` (default: equal), capped by availability.
+
+    Largest-remainder rounding; whatever a full stratum cannot take goes to the others, so the total is
+    ``min(budget, sum(available))``.
+    """
+    strata = [s for s, n in available.items() if n > 0]
+    share = {s: float((targets or {}).get(s, 0.0 if targets else 1.0)) for s in strata}
+    if targets and not any(share.values()):
+        share = dict.fromkeys(strata, 1.0)
+    out = dict.fromkeys(available, 0)
+    left = min(budget, sum(available[s] for s in strata))
+    open_ = [s for s in strata if share[s] > 0] or strata
+    while left > 0 and open_:
+        total = sum(share[s] or 1.0 for s in open_)
+        raw = {s: left * (share[s] or 1.0) / total for s in open_}
+        give = {s: min(int(raw[s]), available[s] - out[s]) for s in open_}
+        rest = left - sum(give.values())
+        for s in sorted(open_, key=lambda s: raw[s] - int(raw[s]), reverse=True):
+            if rest <= 0:
+                break
+            if out[s] + give[s] < available[s]:
+                give[s] += 1
+                rest -= 1
+        for s, g in give.items():
+            out[s] += g
+        left -= sum(give.values())
+        open_ = [s for s in open_ if out[s] < available[s]]
+        if not sum(give.values()):
+            break
+    return out

@@ -1,0 +1,141 @@
+"""Step ``label_noise``: flag or drop samples whose answer disagrees with their near-identical neighbours.
+
+Runs before ``dedup_near`` so duplicates still vote. Neighbours of a sample are samples that ask the same
+thing (same task and answer type; for yes/no the same question, since the proposition is in the question;
+for choice the same option texts, and answers are compared as option *text*, so shuffled letters agree)
+and whose images are near-identical (cosine of mean-centred 16x16 thumbnails >= ``min_sim``). Among the
+``k`` most similar, when at least ``min_support`` vote and a share >= ``min_agreement`` agree on another
+answer, the sample is a ``label_conflict``. Ties and thin support keep the sample.
+
+A second, declarative check needs no neighbours: a modality-recognition answer must agree with the
+sample's own ``modality`` field ("Is this a CT image?" -> yes iff modality == ct; an open/choice answer
+naming a modality must name the declared one). ``action="flag"`` keeps the sample and records
+``meta.label_noise``; ``action="drop"`` (default) drops it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from infimed.curate.base import STEPS, Drop
+from infimed.curate.embed import sample_image_stats
+from infimed.curate.scorers.consistency import named_modalities
+from infimed.progress import track
+from infimed.schema import Sample
+
+
+def question_key(sample: Sample) -> tuple[str, ...]:
+    """Samples with equal keys ask the same thing, so their answers are comparable."""
+    q = re.sub(r"\s+", " ", sample.question.lower()).strip() if sample.answer_type == "yes_no" else ""
+    options = "|".join(sorted(v.lower() for v in (sample.options or {}).values()))
+    return (str(sample.task), sample.answer_type, q, options)
+
+
+def answer_text(sample: Sample) -> str:
+    if sample.answer_type == "choice" and sample.options:
+        return sample.options[sample.answer].strip().lower()
+    return sample.answer.strip().lower()
+
+
+def modality_conflict(sample: Sample) -> str | None:
+    """Why a modality-recognition answer contradicts the sample's declared modality, else None."""
+    if sample.task != "modality_recognition" or sample.modality in (None, "other"):
+        return None
+    if sample.answer_type == "yes_no":
+        named = named_modalities(sample.question)
+        if len(named) != 1:
+            return None
+        expected = "yes" if sample.modality in named else "no"
+        return None if sample.answer == expected else f"answer {sample.answer!r} but modality is {sample.modality}"
+    named = named_modalities(answer_text(sample))
+    if len(named) == 1 and sample.modality not in named:
+        return f"answer names {next(iter(named))} but modality is {sample.modality}"
+    return None
+
+
+class LabelNoiseStep:
+    name = "label_noise"
+
+    def __init__(
+        self,
+        *,
+        k: int = 5,
+        min_sim: float = 0.9,
+        min_support: int = 2,
+        min_agreement: float = 0.75,
+        action: str = "drop",
+        modality_check: bool = True,
+    ):
+        if action not in ("drop", "flag"):
+            raise ValueError(f"label_noise: action must be 'drop' or 'flag', got {action!r}")
+        if not 0.0 < min_agreement <= 1.0:
+            raise ValueError(f"label_noise: min_agreement must be in (0, 1], got {min_agreement}")
+        self.k, self.min_sim, self.min_support, self.min_agreement = k, min_sim, min_support, min_agreement
+        self.action = action
+        self.modality_check = modality_check
+        self.found: Counter[str] = Counter()
+
+    def conflicts(self, pool: list[Sample]) -> dict[int, tuple[str, str | None]]:
+        """Index -> (detail, id of the nearest disagreeing neighbour) for every conflicting sample."""
+        out: dict[int, tuple[str, str | None]] = {}
+        if self.modality_check:
+            for i, s in enumerate(pool):
+                if (why := modality_conflict(s)) is not None:
+                    out[i] = (f"modality: {why}", None)
+                    self.found["modality_field"] += 1
+        groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        thumbs: dict[int, np.ndarray] = {}
+        for i, s in enumerate(track(pool, "label_noise: image features")):
+            stats, _ = sample_image_stats(s.image_paths())
+            if stats is not None and stats.thumb.any():
+                thumbs[i] = stats.thumb
+                groups[question_key(s)].append(i)
+        for members in groups.values():
+            if len(members) <= self.min_support:
+                continue
+            feats = np.stack([thumbs[i] for i in members])
+            sim = feats @ feats.T
+            np.fill_diagonal(sim, -np.inf)
+            answers = [answer_text(pool[i]) for i in members]
+            for a, i in enumerate(members):
+                if i in out:
+                    continue
+                order = np.argsort(-sim[a])[: self.k]
+                near = [b for b in order if sim[a, b] >= self.min_sim]
+                if len(near) < self.min_support:
+                    continue
+                votes = Counter(answers[b] for b in near)
+                top, count = votes.most_common(1)[0]
+                if top != answers[a] and count / len(near) >= self.min_agreement:
+                    witness = next(b for b in near if answers[b] == top)
+                    out[i] = (f"{count}/{len(near)} near-identical neighbours answer {top!r}, not {answers[a]!r}",
+                              pool[members[witness]].id)
+                    self.found["neighbour_vote"] += 1
+        return out
+
+    def __call__(self, samples: Iterable[Sample]) -> Iterator[Sample | Drop]:
+        pool = list(samples)
+        conflicts = self.conflicts(pool)
+        for i, sample in enumerate(pool):
+            if i not in conflicts:
+                yield sample
+                continue
+            detail, of = conflicts[i]
+            if self.action == "drop":
+                yield Drop(sample, "label_conflict", detail, of=of)
+            else:
+                meta = {**sample.meta, "label_noise": {"detail": detail, "of": of}}
+                yield sample.model_copy(update={"meta": meta}).with_base_dir(sample.base_dir)
+
+    def report(self) -> dict[str, Any]:
+        return {"conflicts_by_check": dict(self.found), "action": self.action}
+
+
+@STEPS.register("label_noise")
+def label_noise(**options: Any) -> LabelNoiseStep:
+    return LabelNoiseStep(**options)

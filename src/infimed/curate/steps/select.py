@@ -1,0 +1,137 @@
+"""Step ``select``: keep a diverse, balanced, high-quality subset under a budget; the rest -> ``not_selected``.
+
+The budget (``budget``: a count, or a fraction of the pool when < 1) is split over strata (``stratify``
+fields, default modality x task) by ``allocate``: equal shares (``balance="equal"``, the default), the pool's
+own proportions (``"proportional"``) or explicit ``targets`` ({"ct/counting": 2.0, ...}). Within a stratum,
+``method`` picks: ``kcenter`` (greedy k-center on features, distances weighted by quality), ``deita``
+(quality order, admit when max cosine to admitted < ``threshold``) or ``random``. Features are the
+all-MiniLM-L6-v2 embedding of the question and answer text and the image thumbnail, each L2-normalised,
+weighted by ``text_weight`` / ``image_weight``, concatenated and renormalised. Quality is
+``meta.scores.quality`` when the ``quality`` step ran (else 1).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from infimed.curate import select as algorithms
+from infimed.curate.base import STEPS, Drop
+from infimed.curate.embed import THUMB, embed_texts, sample_image_stats
+from infimed.schema import Sample
+
+METHODS = ("kcenter", "deita", "random")
+
+
+def stratum(sample: Sample, fields: list[str]) -> str:
+    return "/".join(str(getattr(sample, f, None) or "none") for f in fields)
+
+
+def sample_text(sample: Sample) -> str:
+    answer = sample.options[sample.answer] if sample.answer_type == "choice" and sample.options else sample.answer
+    return f"{sample.question}\n{answer}"
+
+
+def features(pool: list[Sample], *, text_weight: float, image_weight: float) -> np.ndarray:
+    parts: list[np.ndarray] = []
+    if text_weight > 0:
+        parts.append(text_weight * embed_texts([sample_text(s) for s in pool]))
+    if image_weight > 0:
+        thumbs = np.zeros((len(pool), THUMB * THUMB), np.float32)
+        for i, s in enumerate(pool):
+            stats, _ = sample_image_stats(s.image_paths())
+            if stats is not None:
+                thumbs[i] = stats.thumb
+        parts.append(image_weight * thumbs)
+    if not parts:
+        raise ValueError("select: text_weight and image_weight cannot both be 0")
+    x = np.concatenate(parts, axis=1).astype(np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-6)
+
+
+class SelectStep:
+    name = "select"
+
+    def __init__(
+        self,
+        *,
+        budget: float,
+        method: str = "kcenter",
+        stratify: list[str] | None = None,
+        balance: str = "equal",
+        targets: dict[str, float] | None = None,
+        threshold: float = 0.9,
+        text_weight: float = 1.0,
+        image_weight: float = 1.0,
+        seed: int = 0,
+    ):
+        if method not in METHODS:
+            raise ValueError(f"select: method must be one of {', '.join(METHODS)}, got {method!r}")
+        if balance not in ("equal", "proportional"):
+            raise ValueError(f"select: balance must be 'equal' or 'proportional', got {balance!r}")
+        if budget <= 0:
+            raise ValueError(f"select: budget must be > 0 (a count, or a fraction < 1), got {budget}")
+        self.budget, self.method, self.balance, self.targets = budget, method, balance, targets
+        self.stratify = ["modality", "task"] if stratify is None else list(stratify)
+        self.threshold, self.text_weight, self.image_weight, self.seed = threshold, text_weight, image_weight, seed
+        self.summary: dict[str, Any] = {}
+
+    def n_budget(self, n: int) -> int:
+        return min(n, round(self.budget * n) if self.budget < 1 else int(self.budget))
+
+    def choose(self, pool: list[Sample]) -> set[int]:
+        k = self.n_budget(len(pool))
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, s in enumerate(pool):
+            groups[stratum(s, self.stratify)].append(i)
+        available = {g: len(m) for g, m in groups.items()}
+        targets = self.targets if self.targets is not None else (
+            {g: float(n) for g, n in available.items()} if self.balance == "proportional" else None
+        )
+        quotas = algorithms.allocate(available, k, targets)
+        quality = np.array([float(s.meta.get("scores", {}).get("quality", 1.0)) for s in pool], np.float32)
+        x = None if self.method == "random" else features(
+            pool, text_weight=self.text_weight, image_weight=self.image_weight
+        )
+        chosen: set[int] = set()
+        for g, members in sorted(groups.items()):
+            quota = quotas.get(g, 0)
+            if quota <= 0:
+                continue
+            idx = np.asarray(members)
+            if self.method == "random":
+                picked = algorithms.random_subset(len(idx), quota, seed=self.seed)
+            elif self.method == "kcenter":
+                picked = algorithms.kcenter_greedy(x[idx], quota, weights=0.05 + quality[idx], seed=self.seed)  # type: ignore[index]
+            else:
+                picked = algorithms.deita_threshold(x[idx], quota, quality=quality[idx], threshold=self.threshold)  # type: ignore[index]
+            chosen.update(int(i) for i in idx[picked])
+        self.summary = {
+            "method": self.method, "budget": k, "selected": len(chosen), "pool": len(pool),
+            "by_stratum": {g: {"available": available[g], "quota": quotas.get(g, 0),
+                               "selected": sum(1 for i in groups[g] if i in chosen)} for g in sorted(groups)},
+            "selected_by_modality": dict(Counter(str(pool[i].modality) for i in chosen).most_common()),
+            "selected_by_task": dict(Counter(str(pool[i].task) for i in chosen).most_common()),
+        }
+        return chosen
+
+    def __call__(self, samples: Iterable[Sample]) -> Iterator[Sample | Drop]:
+        pool = list(samples)
+        chosen = self.choose(pool)
+        for i, sample in enumerate(pool):
+            if i in chosen:
+                yield sample
+            else:
+                yield Drop(sample, "not_selected", f"select[{self.method}]: outside the budget of {len(chosen)}")
+
+    def report(self) -> dict[str, Any]:
+        return dict(self.summary)
+
+
+@STEPS.register("select")
+def select(**options: Any) -> SelectStep:
+    return SelectStep(**options)
