@@ -5,11 +5,13 @@ scored in both runs (no error in either) enter the paired statistics. For each o
 (overall, answer type, modality, task, language, modality x task) we report the difference in accuracy
 (run - baseline) on the paired ids, its 95% paired-bootstrap interval, and McNemar's exact p-value. A
 difference is flagged significant when p < ``ALPHA``; both methods are in ``infimed.eval.metrics``.
-Per-run accuracies in the table are each run's own accuracy over its scored rows in that slice.
+Per-run accuracies in the table are each run's own accuracy over its scored rows in that slice. The
+baseline defines the questions and their slices; ids that only other runs have are not compared.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,34 +51,75 @@ def compare_runs(dirs: list[Path], *, n_boot: int = 1000, seed: int = 0) -> dict
     runs = [load_run(Path(d)) for d in dirs]
     names = _names([Path(d) for d in dirs])
     base = runs[0]
-    shared = [i for i in base if all(i in r for r in runs[1:])]
+    ids = list(base)  # the baseline's questions; ids only other runs have are not compared
+    outcomes = [_Outcomes.of(run, ids) for run in runs]
     # slice membership comes from the baseline's rows (the same questions in every run)
-    members: dict[tuple[str, str], list[str]] = {("overall", "all"): list(base)}
-    for sid, row in base.items():
-        for breakdown, value in slice_values(row).items():
-            members.setdefault((breakdown, value), []).append(sid)
+    members: dict[tuple[str, str], list[int]] = {("overall", "all"): list(range(len(ids)))}
+    for pos, sid in enumerate(ids):
+        for breakdown, value in slice_values(base[sid]).items():
+            members.setdefault((breakdown, value), []).append(pos)
     slices = []
-    for (breakdown, value), ids in sorted(members.items(), key=_slice_order):
+    for (breakdown, value), positions in sorted(members.items(), key=_slice_order):
         key = "overall" if breakdown == "overall" else f"{breakdown}={value}"  # the seeds scoring used
-        idset = set(ids)
+        gseed = group_seed(seed, key)
+        idx = np.asarray(positions, dtype=np.int64)
         slices.append({
             "slice": breakdown,
             "value": value,
-            "runs": [_accuracy(run, idset, n_boot=n_boot, seed=group_seed(seed, key)) for run in runs],
-            "diffs": [
-                _paired(base, run, [i for i in shared if i in idset], n_boot=n_boot, seed=group_seed(seed, key))
-                for run in runs[1:]
-            ],
+            "runs": [o.accuracy(idx, n_boot=n_boot, seed=gseed) for o in outcomes],
+            "diffs": [outcomes[0].paired(o, idx, n_boot=n_boot, seed=gseed) for o in outcomes[1:]],
         })
     return {
         "runs": [{"name": n, "dir": str(d), "n_rows": len(r)} for n, d, r in zip(names, dirs, runs, strict=True)],
         "baseline": names[0],
-        "n_shared_ids": len(shared),
+        "n_shared_ids": int(np.logical_and.reduce([o.present for o in outcomes]).sum()),
         "alpha": ALPHA,
         "n_boot": n_boot,
         "seed": seed,
         "slices": slices,
     }
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    """One run's rows as arrays aligned to the baseline's id order."""
+
+    present: np.ndarray  # the run has a row for the id
+    scored: np.ndarray  # ... and it is not an error
+    correct: np.ndarray
+
+    @classmethod
+    def of(cls, run: dict[str, dict[str, Any]], ids: list[str]) -> _Outcomes:
+        rows = [run.get(i) for i in ids]
+        present = np.array([r is not None for r in rows], dtype=bool)
+        scored = np.array([r is not None and r.get("error") is None for r in rows], dtype=bool)
+        correct = np.array([r is not None and bool(r["correct"]) for r in rows], dtype=bool) & scored
+        return cls(present, scored, correct)
+
+    def accuracy(self, idx: np.ndarray, *, n_boot: int, seed: int) -> dict[str, Any]:
+        n, k = int(self.scored[idx].sum()), int(self.correct[idx].sum())
+        return {
+            "n": n,
+            "accuracy": k / n if n else None,
+            "ci95": accuracy_ci(k, n, n_boot=n_boot, seed=seed),
+            "n_errors": int((self.present[idx] & ~self.scored[idx]).sum()),
+        }
+
+    def paired(self, other: _Outcomes, idx: np.ndarray, *, n_boot: int, seed: int) -> dict[str, Any]:
+        both = idx[self.scored[idx] & other.scored[idx]]
+        a, b = self.correct[both], other.correct[both]
+        n = int(both.size)
+        better, worse = int(np.count_nonzero(b & ~a)), int(np.count_nonzero(a & ~b))
+        p = mcnemar_exact(worse, better)
+        return {
+            "n_paired": n,
+            "diff": (better - worse) / n if n else None,
+            "ci95": paired_bootstrap_diff(a, b, n_boot=n_boot, seed=seed),
+            "n_better": better,
+            "n_worse": worse,
+            "p_value": p,
+            "significant": bool(n and p < ALPHA),
+        }
 
 
 def _names(dirs: list[Path]) -> list[str]:
@@ -86,45 +129,9 @@ def _names(dirs: list[Path]) -> list[str]:
     return names
 
 
-def _slice_order(item: tuple[tuple[str, str], list[str]]) -> tuple[int, str]:
+def _slice_order(item: tuple[tuple[str, str], list[int]]) -> tuple[int, str]:
     (breakdown, value), _ = item
     return (0 if breakdown == "overall" else 1 + BREAKDOWNS.index(breakdown), value)
-
-
-def _scored(row: dict[str, Any] | None) -> bool:
-    return row is not None and row.get("error") is None
-
-
-def _accuracy(run: dict[str, dict[str, Any]], ids: set[str], *, n_boot: int, seed: int) -> dict[str, Any]:
-    rows = [run.get(i) for i in ids]
-    scored = [r for r in rows if r is not None and _scored(r)]
-    n, k = len(scored), sum(bool(r["correct"]) for r in scored)
-    return {
-        "n": n,
-        "accuracy": k / n if n else None,
-        "ci95": accuracy_ci(k, n, n_boot=n_boot, seed=seed),
-        "n_errors": sum(1 for r in rows if r is not None and not _scored(r)),
-    }
-
-
-def _paired(
-    base: dict[str, dict[str, Any]], run: dict[str, dict[str, Any]], ids: list[str], *, n_boot: int, seed: int
-) -> dict[str, Any]:
-    pairs = [(base[i], run[i]) for i in ids if _scored(base[i]) and _scored(run[i])]
-    a = np.array([bool(x["correct"]) for x, _ in pairs], dtype=bool)
-    b = np.array([bool(y["correct"]) for _, y in pairs], dtype=bool)
-    n = len(pairs)
-    better, worse = int(np.count_nonzero(b & ~a)), int(np.count_nonzero(a & ~b))
-    p = mcnemar_exact(worse, better)
-    return {
-        "n_paired": n,
-        "diff": (better - worse) / n if n else None,
-        "ci95": paired_bootstrap_diff(a, b, n_boot=n_boot, seed=seed),
-        "n_better": better,
-        "n_worse": worse,
-        "p_value": p,
-        "significant": bool(n and p < ALPHA),
-    }
 
 
 def _signed(x: float | None) -> str:
