@@ -67,10 +67,23 @@ def teacher_messages(sample: Sample, *, reflect: bool) -> list[dict[str, Any]]:
 def make_teacher(teacher: str, *, teacher_model: str | None, **options: Any) -> Backend:
     """A URL means an OpenAI-compatible server; anything else is a local model path for transformers."""
     if teacher.startswith(("http://", "https://")):
-        return BACKENDS.get("openai")(model=teacher_model or "", base_url=teacher, **options)
+        return BACKENDS.get("openai")(model=teacher_model or served_model(teacher), base_url=teacher, **options)
     if not Path(teacher).exists():
         raise FileNotFoundError(f"--teacher {teacher!r}: neither an http(s) URL nor an existing model folder")
     return BACKENDS.get("hf")(model=teacher)
+
+
+def served_model(base_url: str) -> str:
+    """The first model an OpenAI-compatible server lists at ``/models`` (what ``vllm serve`` serves)."""
+    import httpx
+
+    url = base_url.rstrip("/") + "/models"
+    try:
+        resp = httpx.get(url, timeout=30.0)
+        resp.raise_for_status()
+        return str(resp.json()["data"][0]["id"])
+    except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"could not list the teacher's models at {url} ({exc}); pass --teacher-model") from exc
 
 
 @dataclass
