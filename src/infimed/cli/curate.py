@@ -1,0 +1,69 @@
+"""`infimed curate INPUT.jsonl ... --out DIR`: run the curation pipeline (steps, order and options from YAML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def curate(
+    inputs: list[Path] = typer.Argument(..., help="Sample-record JSONL files to curate (one pool)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: curated.jsonl, rejected.jsonl, stats.json, card.md, export/."),
+    budget: str | None = typer.Option(None, "--budget", help="Keep N samples (integer) or a fraction in (0, 1]; applied by the select step."),
+    against: list[Path] = typer.Option([], "--against", help="Evaluation JSONL file to decontaminate against (repeatable)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (default: the bundled default.yaml)."),
+    steps: str | None = typer.Option(None, "--steps", help="Comma-separated step names to run, in order (overrides the config's list)."),
+    engine: str | None = typer.Option(None, "--engine", help="local (processes) or ray (Ray Data for per-sample steps)."),
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes (local) or Ray CPUs."),
+    images: str | None = typer.Option(None, "--images", help="Image paths in curated.jsonl: relative (to --out), absolute, or copy."),
+    truth: Path | None = typer.Option(None, "--truth", help="defects.jsonl ground truth to score the run against (default: one beside an input)."),
+    set_: list[str] = typer.Option([], "--set", help="Override any config key: KEY=VALUE (YAML value), e.g. steps.dedup_near.max_hamming=8."),
+    force: bool = typer.Option(False, "--force", help="Rerun every stage instead of resuming finished ones."),
+) -> None:
+    """Curate sample files into a clean training set, with a rejected list, stats, data card and exports."""
+    from rich.console import Console
+
+    from infimed.curate.config import ConfigError, load_config, select_steps
+    from infimed.curate.pipeline import run_pipeline
+
+    overrides = list(set_)
+    for key, value in (("engine", engine), ("workers", workers), ("images", images)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if budget is not None:
+        try:
+            float(budget)
+        except ValueError:
+            raise typer.BadParameter(f"expected a number, got {budget!r}", param_hint="--budget") from None
+        overrides.append(f"budget={budget}")
+    if against:
+        overrides.append("against=" + _yaml_list([str(p) for p in against]))
+    if truth is not None:
+        overrides.append(f"truth={_yaml_str(str(truth))}")
+    try:
+        cfg = load_config(config, overrides)
+        if steps:
+            names = [n.strip() for n in steps.split(",") if n.strip()]
+            cfg = cfg.model_copy(update={"steps": select_steps(cfg.steps, names)})
+        result = run_pipeline(inputs, out, cfg, force=force)
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    console = Console()
+    for s in result["stages"]:
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(s["dropped"].items())) or "-"
+        console.print(f"{s['name']:<14} in {s['in']:>8}  kept {s['kept']:>8}  {s['seconds']:>7.2f}s  {dropped}")
+    console.print(f"curated {result['n_curated']} of {result['n_read']} -> {out}/curated.jsonl (card: {out}/card.md)")
+
+
+def _yaml_str(text: str) -> str:
+    import json
+
+    return json.dumps(text)  # JSON strings are YAML strings
+
+
+def _yaml_list(items: list[str]) -> str:
+    import json
+
+    return json.dumps(items)

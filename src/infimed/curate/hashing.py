@@ -1,0 +1,210 @@
+"""Content and perceptual signatures of images and text, shared by validation, dedup and decontamination.
+
+Images are decoded once per path (``signatures`` fills a process-wide cache, in parallel when asked):
+phantom-style sets ask several questions about one image, so the decode cost is paid per image, not per
+sample. A signature holds
+- ``pixel_hash``: a hash of the decoded RGB pixels (plus size). Exact dedup uses it instead of file bytes so a
+  re-saved PNG or a file with different metadata still matches; a lossy re-encode does not (that is a near
+  duplicate).
+- ``phash``: the 64-bit DCT perceptual hash (32x32 grey -> low 8x8 DCT band -> above median), robust to
+  re-encoding, resizing and brightness shifts; compared by Hamming distance.
+- ``thumb``: a 16x16 grey thumbnail normalised to zero mean and unit variance. Medical images of one kind
+  look alike to a 64-bit hash (same anatomy, same contrast), so a phash match is only a candidate, confirmed
+  when the thumbnails correlate; this keeps different cases of the same organ apart.
+Text uses word shingles: ``minhash`` (datasketch) for LSH over many texts and ``shingles`` for exact checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infimed.io.images import DEFAULT_MAX_PIXELS
+
+THUMB = 16
+_CACHE: dict[tuple[str, int], ImageSig] = {}
+
+
+@dataclass(frozen=True)
+class ImageSig:
+    """What dedup and validation need to know about one image file (or why it is unusable)."""
+
+    path: str
+    error: str | None = None  # message when unusable
+    reason: str | None = None  # "image_unreadable" | "image_too_large"
+    width: int = 0
+    height: int = 0
+    std: float = 0.0  # grey-level standard deviation (0 for a blank image)
+    pixel_hash: str = ""
+    phash: int = 0
+    thumb: bytes = b""  # THUMB*THUMB float16, zero mean, unit variance
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def thumb_array(self) -> np.ndarray:
+        return np.frombuffer(self.thumb, dtype=np.float16).astype(np.float32)
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    i = np.arange(n)[None, :]
+    m = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    m[0] /= np.sqrt(2.0)
+    return m
+
+
+_DCT32 = _dct_matrix(32)
+
+
+def phash_of(grey32: np.ndarray) -> int:
+    """64-bit perceptual hash of a 32x32 grey array."""
+    coeffs = (_DCT32 @ grey32 @ _DCT32.T)[:8, :8].ravel()
+    bits = coeffs[1:] > np.median(coeffs[1:])  # skip the DC term: brightness must not matter
+    value = 0
+    for b in bits:
+        value = (value << 1) | int(b)
+    return value
+
+
+def compute_signature(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageSig:
+    """Decode one image and compute its signature; never raises for a bad image."""
+    from PIL import Image
+
+    from infimed.io.images import ImageLoadError, load_image
+
+    try:
+        im = load_image(path, max_pixels=max_pixels)
+    except ImageLoadError as exc:
+        msg = str(exc)
+        big = "pixel limit" in msg or "decompression bomb" in msg
+        return ImageSig(path, error=msg, reason="image_too_large" if big else "image_unreadable")
+    rgb = np.asarray(im, dtype=np.uint8)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{im.width}x{im.height}".encode())
+    h.update(rgb.tobytes())
+    grey = im.convert("L")
+    g32 = np.asarray(grey.resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
+    g16 = np.asarray(grey.resize((THUMB, THUMB), Image.Resampling.BILINEAR), dtype=np.float32).ravel()
+    std = float(np.asarray(grey, dtype=np.float32).std())
+    t = g16 - g16.mean()
+    t = t / (t.std() + 1e-6)
+    return ImageSig(
+        path, width=im.width, height=im.height, std=std, pixel_hash=h.hexdigest(),
+        phash=phash_of(g32), thumb=t.astype(np.float16).tobytes(),
+    )
+
+
+def _compute_many(args: tuple[list[str], int]) -> list[ImageSig]:
+    paths, max_pixels = args
+    return [compute_signature(p, max_pixels) for p in paths]
+
+
+def signatures(
+    paths: Iterable[str | Path], *, workers: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS, pool: object = None
+) -> dict[str, ImageSig]:
+    """Signatures of many images, from the cache where possible; the rest computed (in ``pool`` if given)."""
+    wanted = list(dict.fromkeys(str(p) for p in paths))
+    missing = [p for p in wanted if (p, max_pixels) not in _CACHE]
+    if missing:
+        if pool is not None and len(missing) >= 32:
+            chunk = max(8, len(missing) // (4 * max(workers, 1)))
+            parts = [(missing[i : i + chunk], max_pixels) for i in range(0, len(missing), chunk)]
+            computed = [s for part in pool.map(_compute_many, parts) for s in part]  # type: ignore[attr-defined]
+        else:
+            computed = _compute_many((missing, max_pixels))
+        for sig in computed:
+            _CACHE[(sig.path, max_pixels)] = sig
+    return {p: _CACHE[(p, max_pixels)] for p in wanted}
+
+
+def signature(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageSig:
+    return signatures([path], max_pixels=max_pixels)[str(path)]
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+class WorkerPool:
+    """A process pool for per-image work, or nothing when one worker is asked for (``with`` block)."""
+
+    def __init__(self, workers: int):
+        self.workers = max(1, workers)
+        self.pool: object = None
+
+    def __enter__(self) -> WorkerPool:
+        if self.workers > 1:
+            import multiprocessing
+
+            self.pool = multiprocessing.get_context("fork").Pool(self.workers)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.terminate()  # type: ignore[attr-defined]
+            self.pool.join()  # type: ignore[attr-defined]
+
+    def signatures(self, paths: Iterable[str | Path], max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, ImageSig]:
+        return signatures(paths, workers=self.workers, max_pixels=max_pixels, pool=self.pool)
+
+
+def hamming(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+def thumb_similarity(a: ImageSig, b: ImageSig) -> float:
+    """Pearson correlation of the normalised thumbnails, in [-1, 1]."""
+    return float(np.dot(a.thumb_array(), b.thumb_array()) / (THUMB * THUMB))
+
+
+def images_match(a: ImageSig, b: ImageSig, *, max_hamming: int, min_similarity: float) -> bool:
+    return hamming(a.phash, b.phash) <= max_hamming and thumb_similarity(a, b) >= min_similarity
+
+
+# ---- text ---------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def normalize_text(text: str) -> str:
+    """Case-folded NFKC text with punctuation dropped and whitespace collapsed."""
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def shingles(text: str, n: int = 3) -> set[str]:
+    """Word n-grams of the normalised text (the whole text when it is shorter than n words)."""
+    words = normalize_text(text).split()
+    if len(words) <= n:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def minhash(tokens: Sequence[str] | set[str], num_perm: int = 64, seed: int = 1) -> Any:
+    """A datasketch LeanMinHash of the given shingles (deterministic: fixed seed)."""
+    from datasketch import LeanMinHash, MinHash
+
+    m = MinHash(num_perm=num_perm, seed=seed)
+    m.update_batch([t.encode("utf-8") for t in tokens])
+    return LeanMinHash(m)
+
+
+def answer_key(answer_type: str, answer: str, options: dict[str, str] | None) -> str:
+    """The answer as normalised text: a choice answer by its option's text, so re-lettered copies agree."""
+    if answer_type == "choice" and options and answer in options:
+        return normalize_text(options[answer])
+    return normalize_text(answer)

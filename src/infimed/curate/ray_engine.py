@@ -1,0 +1,62 @@
+"""``--engine ray``: per-sample steps map over a Ray Data dataset; global steps stay on the driver.
+
+A per-sample step (one that sets ``per_sample = True``: validate, de-identification, scorers) judges each
+sample alone, so the stage's input lines are read as text, parsed and judged in parallel batches, each worker
+building the step from its registered name and options. Output order is preserved, so the files written are
+identical to the local engine's. Global steps (dedup, selection) need the whole pool and run on the driver
+over the signatures they collect, exactly as in the local engine. The step's ``report()`` is per worker and
+is not merged back (the stage's in / kept / dropped counts are).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from infimed.curate.pipeline import StageWriter
+
+
+def _judge_batch(batch: dict[str, Any], name: str, options: dict[str, Any]) -> dict[str, Any]:
+    from infimed.curate.base import Drop
+    from infimed.curate.pipeline import build_step, rejected_row
+    from infimed.schema import Sample
+
+    step = build_step(name, {**options, "workers": 1} if "workers" in options else options)
+    samples = [Sample.model_validate_json(line) for line in batch["text"]]
+    kinds, lines = [], []
+    for out in step(samples):
+        if isinstance(out, Drop):
+            kinds.append("drop")
+            lines.append(json.dumps(rejected_row(out, name), ensure_ascii=False))
+        else:
+            kinds.append("keep")
+            lines.append(out.model_dump_json())
+    return {"kind": kinds, "line": lines}
+
+
+def ensure_ray(workers: int) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+
+def run_per_sample(name: str, options: dict[str, Any], source: Path, writer: StageWriter, *, workers: int,
+                   batch_size: int = 512) -> None:
+    import ray
+
+    ensure_ray(workers)
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    if source.stat().st_size == 0:
+        return
+    ds = ray.data.read_text(str(source))
+    judged = ds.map_batches(_judge_batch,  # type: ignore[arg-type] fn_kwargs={"name": name, "options": options}, batch_size=batch_size,
+                            batch_format="numpy")
+    for row in judged.iter_rows():
+        if row["kind"] == "drop":
+            writer.reject(json.loads(row["line"]))
+        else:
+            writer.keep_line(row["line"])
