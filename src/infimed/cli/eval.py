@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, split: str | None,
-              limit: int | None) -> tuple[list[Sample], str]:
+              limit: int | None, image_cache: Path | None = None) -> tuple[list[Sample], str]:
     """Samples from a JSONL file or a named benchmark, and a description of where they came from."""
     from infimed.schema import SampleValidationError
 
@@ -54,11 +55,21 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
         if data_root is None:
             raise typer.BadParameter("--benchmark needs --data-root (the benchmark's folder or file)")
         assert benchmark is not None
-        samples = load_benchmark(benchmark, data_root, split=split, limit=limit)
-        return samples, f"benchmark:{benchmark}:{data_root}" + (f":{split}" if split else "")
+        cache = image_cache or default_image_cache(benchmark, data_root)
+        samples = load_benchmark(benchmark, data_root, split=split, limit=limit, image_cache=cache)
+        used_split = split or (samples[0].split if samples else "")
+        return samples, f"benchmark:{benchmark}:{data_root}:{used_split}"
     except (SampleValidationError, FileNotFoundError, KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise typer.BadParameter(str(message)) from exc
+
+
+def default_image_cache(benchmark: str, data_root: Path) -> Path | None:
+    """None (the loader's cache beside the data) when that folder is writable, else the user cache."""
+    base = data_root if data_root.is_dir() else data_root.parent
+    if os.access(base, os.W_OK):
+        return None
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "infimed" / "benchmarks" / benchmark
 
 
 def backend_options(backend: str, *, batch_size: int | None, concurrency: int, base_url: str | None,
@@ -83,6 +94,7 @@ def run(
     benchmark: str | None = typer.Option(None, "--benchmark", help="Named benchmark to load instead of --data (e.g. vqa_rad, medmnist)."),
     data_root: Path | None = typer.Option(None, "--data-root", help="Folder (or file, e.g. a MedMNIST .npz) of the benchmark."),
     split: str | None = typer.Option(None, "--split", help="Benchmark split (default: the benchmark's test split)."),
+    image_cache: Path | None = typer.Option(None, "--image-cache", help="Where a benchmark's embedded images are written (default: beside the data, or ~/.cache/infimed when read-only)."),
     limit: int | None = typer.Option(None, "--limit", help="Evaluate only the first N samples."),
     mode: str = typer.Option("direct", "--mode", help="Prompt mode: direct (bare answer) or reasoning (<think>/<answer>)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size of hf / chunk size of vllm (default: backend's own)."),
@@ -112,7 +124,7 @@ def run(
                                  param_hint="--backend")
     if max_new_tokens < 1 or concurrency < 1 or tp < 1 or dp < 1 or (batch_size is not None and batch_size < 1):
         raise typer.BadParameter("--max-new-tokens, --concurrency, --tp, --dp and --batch-size must be >= 1")
-    samples, source = load_data(data, benchmark, data_root, split, limit)
+    samples, source = load_data(data, benchmark, data_root, split, limit, image_cache)
     if not samples:
         raise typer.BadParameter(f"no samples found in {source}")
     options = backend_options(backend, batch_size=batch_size, concurrency=concurrency, base_url=base_url,
@@ -122,8 +134,8 @@ def run(
         engine = BACKENDS.get(backend)(model=model, **options)
     except TypeError as exc:
         raise typer.BadParameter(f"backend {backend!r} rejected its options: {exc}") from exc
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        typer.echo(f"error: cannot start backend {backend!r}: {exc}", err=True)
+    except Exception as exc:  # a model that does not load, a missing engine: say why, exit 1
+        typer.echo(f"error: cannot start backend {backend!r} with model {model!r}: {exc}", err=True)
         raise typer.Exit(1) from exc
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
     try:
@@ -143,6 +155,7 @@ def score(
     benchmark: str | None = typer.Option(None, "--benchmark", help="Named benchmark instead of --data."),
     data_root: Path | None = typer.Option(None, "--data-root", help="Folder (or file) of the benchmark."),
     split: str | None = typer.Option(None, "--split", help="Benchmark split."),
+    image_cache: Path | None = typer.Option(None, "--image-cache", help="Where a benchmark's embedded images are written."),
     mode: str = typer.Option("direct", "--mode", help="Prompt mode the responses were made with (recorded only)."),
     model: str | None = typer.Option(None, "--model", help="Name of the model that answered (recorded only)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap confidence intervals."),
@@ -156,7 +169,7 @@ def score(
         raise typer.BadParameter(f"expected direct or reasoning, got {mode!r}", param_hint="--mode")
     if not predictions.exists():
         raise typer.BadParameter(f"{predictions} does not exist", param_hint="--predictions")
-    samples, source = load_data(data, benchmark, data_root, split, None)
+    samples, source = load_data(data, benchmark, data_root, split, None, image_cache)
     preds = read_predictions(predictions)
     known = {s.id for s in samples}
     unknown = [i for i in preds if i not in known]

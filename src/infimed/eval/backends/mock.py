@@ -3,7 +3,7 @@
 The ``model`` string picks the policy: ``gold`` (answer correctly, from the gold answer the runner puts in
 ``GenRequest.meta``), ``always:X`` (always reply ``X``), ``file:PATH`` (a JSON object or JSONL of
 ``{"id", "response"}`` lines). Python callers may pass ``responses`` (id -> text) or ``fn`` (request -> text)
-instead. ``delay`` slows each call (to kill a run midway), ``log_calls`` appends every generated id to a
+instead. ``delay`` slows each call (to kill a run midway), ``log_calls`` appends every delivered id to a
 file (to prove nothing is generated twice), ``fail_ids`` turns chosen ids into errors. Images are opened
 with the real loader, so a broken image fails here exactly as it would in a real backend.
 """
@@ -91,10 +91,10 @@ class MockBackend:
             start = time.perf_counter()
             if self.delay:
                 time.sleep(self.delay)
-            if self.log_calls is not None:
+            on_result(self._one(req, start))
+            if self.log_calls is not None:  # logged once delivered, so a resume drill counts finished work
                 with self.log_calls.open("a", encoding="utf-8") as fh:
                     fh.write(req.id + "\n")
-            on_result(self._one(req, start))
 
     def _one(self, req: GenRequest, start: float) -> GenResult:
         if req.id in self.fail_ids:

@@ -1,0 +1,62 @@
+"""transformers backend on the tiny model: batched generation equals one-at-a-time under greedy decoding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infimed.eval.backends import BACKENDS
+from infimed.eval.backends.base import GenResult, SamplingParams
+from infimed.eval.runner import build_request
+from infimed.io.jsonl import load_samples
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def hf_backend(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
+    return BACKENDS.get("hf")(model=tiny_model_dir, device="cpu", batch_size=4)
+
+
+def _generate(backend, requests, params: SamplingParams) -> dict[str, GenResult]:  # type: ignore[no-untyped-def]
+    out: dict[str, GenResult] = {}
+    backend.generate(requests, params, lambda r: out.__setitem__(r.id, r))
+    return out
+
+
+def test_batched_equals_single_under_greedy(hf_backend, phantom_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    samples = load_samples(phantom_dir / "test.jsonl")
+    # mixed prompt lengths (choice prompts are longer) so left padding really happens
+    picked = [s for s in samples if s.answer_type == "choice"][:4] + [s for s in samples if s.answer_type != "choice"][:4]
+    requests = [build_request(s, "direct") for s in picked]
+    params = SamplingParams(max_new_tokens=6)
+    hf_backend.batch_size = 8
+    batched = _generate(hf_backend, requests, params)
+    hf_backend.batch_size = 1
+    single = _generate(hf_backend, requests, params)
+    hf_backend.batch_size = 4
+    assert set(batched) == {s.id for s in picked}
+    assert all(r.error is None and r.response is not None for r in batched.values())
+    assert {i: r.response for i, r in batched.items()} == {i: r.response for i, r in single.items()}
+    assert all(r.tokens is not None and 0 < r.tokens <= 6 for r in batched.values())
+
+
+def test_broken_image_is_an_error_and_the_batch_goes_on(hf_backend, phantom_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    samples = load_samples(phantom_dir / "test.jsonl")[:3]
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    samples[1] = samples[1].model_copy(update={"images": [str(bad)]})
+    out = _generate(hf_backend, [build_request(s, "direct") for s in samples], SamplingParams(max_new_tokens=3))
+    assert out[samples[1].id].error is not None and "bad.png" in str(out[samples[1].id].error)
+    assert out[samples[0].id].response is not None and out[samples[2].id].response is not None
+
+
+def test_sampling_is_seeded(hf_backend, phantom_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    requests = [build_request(s, "direct") for s in load_samples(phantom_dir / "test.jsonl")[:2]]
+    params = SamplingParams(max_new_tokens=5, temperature=1.0, seed=7)
+    first = {i: r.response for i, r in _generate(hf_backend, requests, params).items()}
+    again = {i: r.response for i, r in _generate(hf_backend, requests, params).items()}
+    assert first == again
+    info = hf_backend.describe()
+    assert info["backend"] == "hf" and info["batch_size"] == 4
