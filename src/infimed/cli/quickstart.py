@@ -1,0 +1,35 @@
+"""`infimed quickstart`: the main job end to end on built-in defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def quickstart_cmd(
+    out: Path = typer.Option(Path("demo"), "--out", help="Folder for data, models, evaluations and the report."),
+    budget: float = typer.Option(0.2, "--budget", min=0.0, help="Curated size: a fraction of the pool or a count."),
+    seeds: int = typer.Option(1, "--seeds", min=1, help="Training seeds per arm (differences pooled over seeds)."),
+    n: int = typer.Option(3000, "--n", min=100, help="Clean phantom samples to generate (defects come on top)."),
+    data: Path = typer.Option(None, "--data", help="Use this folder's train.jsonl/test.jsonl instead of the phantom."),
+    npz: Path = typer.Option(None, "--npz", exists=True, dir_okay=False,
+                             help="Use a MedMNIST .npz (defects injected into its train split)."),
+    epochs: float = typer.Option(3.0, "--epochs", min=0.1, help="Training epochs (same for every arm)."),
+    lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Learning rate (full fine-tuning of the tiny model)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Training batch size."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes for curation's per-image work."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the data, the random subset and the first training run."),
+) -> None:
+    """Curate a dirty pool, train on curated vs random vs all, evaluate, and write report.html."""
+    from infimed.quickstart.run import quickstart
+
+    if data is not None and npz is not None:
+        raise typer.BadParameter("give --data or --npz, not both")
+    summary = quickstart(out, budget=budget, seeds=seeds, n=n, data=data, npz=npz, epochs=epochs,
+                         learning_rate=lr, batch_size=batch_size, workers=workers, seed=seed)
+    from infimed.quickstart.report import verdict
+
+    for line in verdict(summary):
+        typer.echo(line)
+    typer.echo(f"report: {out / 'report.html'}")

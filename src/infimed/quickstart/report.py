@@ -1,0 +1,186 @@
+"""The quickstart report: one self-contained HTML page (inline SVG charts, no network) plus Markdown.
+
+It states the truth of the run: the verdict sentence is computed from the numbers, including when
+curation does not beat random selection.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from infimed.quickstart.charts import CSS, bar_chart_ci, hbar_chart, line_chart
+
+ARMS = ("curated", "random", "full")
+ARM_LABEL = {"curated": "curated subset", "random": "random subset", "full": "whole dirty pool"}
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1%}"
+
+
+def _ci(ci: Any) -> str:
+    return "" if not ci else f"[{ci[0]:.1%}, {ci[1]:.1%}]"
+
+
+def _signed(v: float) -> str:
+    return f"{v * 100:+.1f} pts"
+
+
+def verdict(summary: dict[str, Any]) -> list[str]:
+    """Plain sentences about whether the run met the goal, computed from the summary."""
+    arms, diffs, goal = summary["arms"], summary["differences"], summary["goal"]
+    cur, rnd, full = (arms[a]["accuracy"] for a in ARMS)
+    d_rand = diffs["curated-random"]
+    out = [
+        f"Curated {summary['budget_label']} ({arms['curated']['n_train']} samples) reached {_pct(cur)}; "
+        f"the random subset of the same size reached {_pct(rnd)}; the whole dirty pool "
+        f"({arms['full']['n_train']} samples) reached {_pct(full)}."
+    ]
+    if goal["beats_random_beyond_ci"]:
+        out.append(
+            f"Curation beat random selection by {_signed(d_rand['diff'])} (95% CI {_ci(d_rand['ci95'])}), "
+            "a margin larger than its confidence interval."
+        )
+    else:
+        out.append(
+            f"Curation did NOT beat random selection beyond its confidence interval: the difference was "
+            f"{_signed(d_rand['diff'])} (95% CI {_ci(d_rand['ci95'])})."
+        )
+    ratio = goal["curated_over_full"]
+    out.append(
+        f"The curated subset reached {ratio:.1%} of the whole pool's accuracy "
+        + ("(goal: at least 95%, met)." if goal["reaches_95pct_of_full"] else "(goal: at least 95%, NOT met).")
+    )
+    return out
+
+
+def _slices(results: dict[str, dict[str, Any]]) -> list[str]:
+    keys: set[str] = set()
+    for res in results.values():
+        keys.update(res.get("by", {}).get("modality_x_task", {}))
+    return sorted(keys)
+
+
+def _slice_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, list[tuple[float | None, Any, int]]]]:
+    rows = []
+    for key in _slices(results):
+        cells = []
+        for arm in ARMS:
+            g = results.get(arm, {}).get("by", {}).get("modality_x_task", {}).get(key)
+            cells.append((g["accuracy"], g.get("ci95"), g["n"]) if g else (None, None, 0))
+        rows.append((key, cells))
+    return rows
+
+
+def _curation_items(curation: dict[str, Any]) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """(kept after each step, removed per reason) from the curation stats.json."""
+    steps = curation.get("steps", [])
+    funnel = [("input", float(steps[0]["in"]))] if steps else []
+    reasons: dict[str, int] = {}
+    for st in steps:
+        funnel.append((st["name"], float(st["kept"])))
+        for reason, n in st.get("dropped", {}).items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    return funnel, sorted(((k, float(v)) for k, v in reasons.items()), key=lambda kv: -kv[1])
+
+
+def render_html(
+    summary: dict[str, Any], results: dict[str, dict[str, Any]], curation: dict[str, Any],
+    losses: dict[str, list[tuple[float, float]]], commands: list[tuple[str, str]],
+) -> str:
+    arms = summary["arms"]
+    charts = [
+        bar_chart_ci("accuracy", "Test accuracy by training set (95% CI)", [ARM_LABEL[a] for a in ARMS],
+                     [arms[a]["accuracy"] for a in ARMS], [arms[a]["ci95"] for a in ARMS]),
+    ]
+    funnel, reasons = _curation_items(curation)
+    curation_charts = []
+    if funnel:
+        curation_charts.append(hbar_chart("funnel", "Samples left after each curation step", funnel))
+    if reasons:
+        curation_charts.append(hbar_chart("removed", "Samples removed, by reason", reasons))
+    loss_chart = line_chart("loss", "Training loss", {ARM_LABEL.get(k, k): v for k, v in losses.items()})
+
+    diff_rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>{_signed(d['diff'])}</td><td>{_ci(d['ci95'])}</td>"
+        f"<td>{d.get('p_value', float('nan')):.3g}</td><td>{'yes' if d['significant'] else 'no'}</td></tr>"
+        for name, d in summary["differences"].items()
+    )
+    arm_rows = "".join(
+        f"<tr><td>{ARM_LABEL[a]}</td><td>{arms[a]['n_train']}</td><td>{_pct(arms[a]['accuracy'])}</td>"
+        f"<td>{_ci(arms[a]['ci95'])}</td></tr>"
+        for a in ARMS
+    )
+    slice_rows = "".join(
+        f"<tr><td>{escape(key)}</td>" + "".join(
+            f"<td>{_pct(acc)} <small>{_ci(ci)} n={n}</small></td>" for acc, ci, n in cells
+        ) + "</tr>"
+        for key, cells in _slice_rows(results)
+    )
+    recall_rows = "".join(
+        f"<tr><td>{escape(kind)}</td><td>{m['n']}</td><td>{m['caught']}</td><td>{_pct(m['recall'])}</td></tr>"
+        for kind, m in sorted(curation.get("recall", {}).items())
+    )
+    precision_rows = "".join(
+        f"<tr><td>{escape(reason)}</td><td>{m['n']}</td><td>{escape(str(m.get('kind', '')))}</td>"
+        f"<td>{_pct(m['precision'])}</td></tr>"
+        for reason, m in sorted(curation.get("precision", {}).items())
+    )
+    cmd_html = "".join(f"<h3>{escape(t)}</h3><pre><code>{escape(c)}</code></pre>" for t, c in commands)
+    verdict_html = "".join(f"<p>{escape(s)}</p>" for s in verdict(summary))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>infimed quickstart: does curation beat random selection?</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 980px; margin: 24px auto; padding: 0 16px; color: #1d1d1d; }}
+table {{ border-collapse: collapse; margin: 8px 0 16px; }}
+th, td {{ border: 1px solid #ddd; padding: 4px 8px; text-align: left; font-size: 13px; }}
+th {{ background: #f3f5f8; }}
+pre {{ background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12px; }}
+.verdict {{ background: #f3f7ff; border-left: 4px solid #2f6fb0; padding: 4px 12px; }}
+{CSS}
+</style></head><body>
+<h1>Curated vs random vs whole pool</h1>
+<p>{escape(summary.get('description', ''))}</p>
+<div class="verdict">{verdict_html}</div>
+<h2>Accuracy</h2>
+{''.join(charts)}
+<table><tr><th>training set</th><th>n train</th><th>accuracy</th><th>95% CI</th></tr>{arm_rows}</table>
+<h2>Paired differences</h2>
+<table><tr><th>comparison</th><th>difference</th><th>95% CI (paired bootstrap)</th><th>McNemar p</th>
+<th>significant</th></tr>{diff_rows}</table>
+<h2>Per modality x task</h2>
+<table><tr><th>slice</th>{''.join(f'<th>{ARM_LABEL[a]}</th>' for a in ARMS)}</tr>{slice_rows}</table>
+<h2>What curation removed, and why</h2>
+{''.join(curation_charts)}
+<h3>Injected defects caught (recall)</h3>
+<table><tr><th>defect kind</th><th>injected</th><th>caught</th><th>recall</th></tr>{recall_rows}</table>
+<h3>Removals that were real defects (precision)</h3>
+<table><tr><th>reason</th><th>removed</th><th>checked against</th><th>precision</th></tr>{precision_rows}</table>
+<h2>Training loss</h2>
+{loss_chart}
+<h2>Reproduce</h2>
+{cmd_html}
+</body></html>
+"""
+
+
+def render_md(summary: dict[str, Any], results: dict[str, dict[str, Any]], commands: list[tuple[str, str]]) -> str:
+    arms = summary["arms"]
+    lines = ["# infimed quickstart", "", *verdict(summary), "", "| training set | n train | accuracy | 95% CI |",
+             "|---|---:|---:|---|"]
+    lines += [f"| {ARM_LABEL[a]} | {arms[a]['n_train']} | {_pct(arms[a]['accuracy'])} | {_ci(arms[a]['ci95'])} |"
+              for a in ARMS]
+    lines += ["", "| comparison | difference | 95% CI | McNemar p | significant |", "|---|---:|---|---:|---|"]
+    lines += [f"| {k} | {_signed(d['diff'])} | {_ci(d['ci95'])} | {d.get('p_value', float('nan')):.3g} | "
+              f"{'yes' if d['significant'] else 'no'} |" for k, d in summary["differences"].items()]
+    lines += ["", "## Per modality x task", "", "| slice | " + " | ".join(ARM_LABEL[a] for a in ARMS) + " |",
+              "|---|" + "---:|" * len(ARMS)]
+    lines += [f"| {key} | " + " | ".join(f"{_pct(acc)} (n={n})" for acc, _, n in cells) + " |"
+              for key, cells in _slice_rows(results)]
+    lines += ["", "## Reproduce", ""]
+    for title, cmd in commands:
+        lines += [f"{title}:", "", "```bash", cmd, "```", ""]
+    return "\n".join(lines)

@@ -1,0 +1,259 @@
+"""``infimed quickstart``: does a curated subset beat a random one of the same size?
+
+A short linear recipe: (1) data with injected defects (the phantom set, a sample folder, or a MedMNIST
+archive), (2) curate to a budget and draw a random subset of the same size, (3) build the tiny model and
+train one copy per arm (curated, random, whole dirty pool) with the same recipe and seeds, (4) evaluate
+each on the clean test split with the evaluation system, (5) write ``report.html``, ``report.md`` and
+``summary.json``. Every stage writes into its own folder and is skipped on a rerun when its output exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infimed.io.jsonl import iter_json_lines, load_samples, write_json, write_jsonl, write_text
+from infimed.schema import Sample
+
+ARMS = ("curated", "random", "full")
+
+
+def log(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold cyan]quickstart[/] {message}")
+
+
+def _relocated(sample: Sample, new_dir: Path) -> dict[str, Any]:
+    row = sample.to_json_dict()
+    row["images"] = [os.path.relpath(p.resolve(), new_dir.resolve()) for p in sample.image_paths()]
+    return row
+
+
+def prepare_data(out: Path, *, data: Path | None, npz: Path | None, n: int, seed: int) -> dict[str, Path]:
+    """The dirty train pool, the clean test split and (when known) the defect manifest."""
+    from infimed.data.phantom import synth
+
+    folder = out / "data"
+    if data is not None:
+        folder = data if data.is_dir() else data.parent
+    elif npz is not None:
+        from infimed.quickstart.medmnist_defects import medmnist_with_defects
+
+        if not (folder / "train.jsonl").exists():
+            log(f"importing {npz} and injecting defects into its train split")
+            medmnist_with_defects(npz, folder, seed=seed)
+    elif not (folder / "train.jsonl").exists():
+        log(f"generating the phantom set with defects (n={n})")
+        synth(folder, n=n, seed=seed, defects=True)
+    paths = {"train": folder / "train.jsonl", "test": folder / "test.jsonl", "truth": folder / "defects.jsonl"}
+    for key in ("train", "test"):
+        if not paths[key].exists():
+            raise FileNotFoundError(f"{paths[key]} not found (--data needs a folder with train.jsonl and test.jsonl)")
+    return paths
+
+
+def curate(train: Path, test: Path, truth: Path, out: Path, *, budget: float, workers: int) -> Path:
+    from infimed.curate.config import load_config
+    from infimed.curate.pipeline import run_pipeline
+
+    overrides = [f"budget={budget}", f"against=[{json.dumps(str(test))}]", f"workers={workers}", "exports=[]"]
+    if truth.exists():
+        overrides.append(f"truth={json.dumps(str(truth))}")
+    run_pipeline([train], out, load_config(None, overrides))
+    return out / "curated.jsonl"
+
+
+def random_subset(train: Path, size: int, out: Path, *, seed: int) -> Path:
+    samples = load_samples(train)
+    rng = random.Random(seed)
+    chosen = sorted(rng.sample(range(len(samples)), min(size, len(samples))))
+    path = out / "random.jsonl"
+    write_jsonl(path, (_relocated(samples[i], out) for i in chosen))
+    return path
+
+
+def count_lines(path: Path) -> int:
+    return sum(1 for _ in iter_json_lines(path))
+
+
+def train_arm(base: Path, data: Path, out: Path, *, seed: int, recipe: dict[str, Any]) -> Path:
+    from infimed.train.sft import train_sft
+
+    if not (out / "config.json").exists():
+        train_sft(base, [data], out, method="full", seed=seed, **recipe)
+    return out
+
+
+def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int) -> dict[str, Any]:
+    from infimed.eval.backends import BACKENDS, SamplingParams
+    from infimed.eval.runner import run_eval
+
+    if (out / "results.json").exists():
+        return dict(json.loads((out / "results.json").read_text()))
+    backend = BACKENDS.get("hf")(model=str(model_dir), batch_size=batch_size)
+    return run_eval(test, backend, SamplingParams(max_new_tokens=12), out, mode="direct")
+
+
+def correctness(run_dir: Path, ids: list[str]) -> np.ndarray:
+    rows = {}
+    for _, row, _ in iter_json_lines(run_dir / "samples.jsonl"):
+        rows[row["id"]] = bool(row["correct"]) and row.get("error") is None
+    return np.array([rows.get(i, False) for i in ids], dtype=np.float64)
+
+
+def summarise(
+    per_arm: dict[str, list[np.ndarray]], n_train: dict[str, int], *, n_boot: int = 2000, seed: int = 0
+) -> dict[str, Any]:
+    """Accuracies and paired differences, bootstrapping test items (each item averaged over seeds)."""
+    from infimed.eval.metrics import mcnemar_exact
+
+    rng = np.random.default_rng(seed)
+    means = {arm: np.mean(np.stack(v), axis=0) for arm, v in per_arm.items()}
+    n_items = len(next(iter(means.values())))
+    idx = rng.integers(0, n_items, size=(n_boot, n_items))
+
+    def ci(values: np.ndarray) -> list[float]:
+        draws = values[idx].mean(axis=1)
+        return [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]
+
+    arms: dict[str, dict[str, Any]] = {arm: {"accuracy": float(m.mean()), "ci95": ci(m), "n_train": n_train[arm], "n_test": n_items,
+                  "per_seed": [float(x.mean()) for x in per_arm[arm]]} for arm, m in means.items()}
+    diffs: dict[str, dict[str, Any]] = {}
+    for other in ("random", "full"):
+        d = means["curated"] - means[other]
+        lo, hi = ci(d)
+        better, worse = int((d > 0).sum()), int((d < 0).sum())
+        p = mcnemar_exact(worse, better)
+        diffs[f"curated-{other}"] = {"diff": float(d.mean()), "ci95": [lo, hi], "p_value": p,
+                                     "significant": bool(lo > 0 or hi < 0)}
+    full_acc = float(arms["full"]["accuracy"])
+    ratio = float(arms["curated"]["accuracy"]) / full_acc if full_acc else 0.0
+    goal = {
+        "curated_over_full": ratio,
+        "reaches_95pct_of_full": ratio >= 0.95,
+        "beats_random_beyond_ci": diffs["curated-random"]["ci95"][0] > 0,
+    }
+    return {"arms": arms, "differences": diffs, "goal": goal, "n_boot": n_boot}
+
+
+def _loss_curve(train_dir: Path) -> list[tuple[float, float]]:
+    path = train_dir / "loss.jsonl"
+    if not path.exists():
+        return []
+    return [(float(r["step"]), float(r["loss"])) for _, r, _ in iter_json_lines(path)
+            if isinstance(r, dict) and "loss" in r and "step" in r]
+
+
+def reproduce_commands(out: Path, budget: float, recipe: dict[str, Any]) -> list[tuple[str, str]]:
+    q = shlex.quote
+    lr, epochs, bs = recipe["learning_rate"], recipe["epochs"], recipe["batch_size"]
+    return [
+        ("1. Data: the phantom set with defects (or import MedMNIST / your own JSONL)",
+         f"infimed data synth --out {q(str(out / 'data'))} --defects\n"
+         "infimed data import medmnist --npz ../shared/data/pneumoniamnist/pneumoniamnist.npz --out data/pneumonia"),
+        ("2. Curate to the budget, decontaminating against the test split",
+         f"infimed curate {q(str(out / 'data' / 'train.jsonl'))} --out {q(str(out / 'curated'))} "
+         f"--budget {budget} --against {q(str(out / 'data' / 'test.jsonl'))}"),
+        ("3. Train (here: the tiny model, full fine-tuning on CPU)",
+         f"infimed model tiny --out {q(str(out / 'model'))}\n"
+         f"infimed train sft --model {q(str(out / 'model'))} --data {q(str(out / 'curated' / 'curated.jsonl'))} "
+         f"--out runs/curated --method full --epochs {epochs} --lr {lr} --batch-size {bs}"),
+        ("3'. The same on a real checkpoint on a GPU (LoRA)",
+         "infimed train sft --model /models/Qwen2.5-VL-3B-Instruct --data curated/curated.jsonl "
+         "--out runs/qwen3b-curated --method lora --epochs 3 --lr 1e-4 --batch-size 8 --grad-accum 4"),
+        ("4. Evaluate and compare",
+         f"infimed eval run --model runs/curated --backend hf --data {q(str(out / 'data' / 'test.jsonl'))} "
+         "--out evals/curated\n"
+         "infimed eval compare evals/random evals/curated"),
+        ("4'. A real checkpoint served by vLLM",
+         "vllm serve /models/Qwen2.5-VL-3B-Instruct --port 8000\n"
+         "infimed eval run --model Qwen2.5-VL-3B-Instruct --backend openai --base-url http://localhost:8000/v1 "
+         "--benchmark vqa_rad --data-root /data/VQA-RAD --out evals/qwen3b-vqa-rad --concurrency 32"),
+    ]
+
+
+def quickstart(
+    out: Path, *, budget: float = 0.2, seeds: int = 1, n: int = 3000, data: Path | None = None,
+    npz: Path | None = None, epochs: float = 3.0, learning_rate: float = 1e-3, batch_size: int = 32,
+    workers: int = 2, seed: int = 0,
+) -> dict[str, Any]:
+    """Run the whole comparison into ``out``; returns the summary written to ``summary.json``."""
+    started = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = prepare_data(out, data=data, npz=npz, n=n, seed=seed)
+
+    log(f"curating {paths['train']} to a budget of {budget}")
+    curated = curate(paths["train"], paths["test"], paths["truth"], out / "curated", budget=budget, workers=workers)
+    n_curated = count_lines(curated)
+    random_file = random_subset(paths["train"], n_curated, out / "random", seed=seed)
+    arm_data = {"curated": curated, "random": random_file, "full": paths["train"]}
+    n_train = {arm: count_lines(p) for arm, p in arm_data.items()}
+
+    from infimed.model.tiny import build_tiny_model
+
+    base = out / "model"
+    if not (base / "config.json").exists():
+        build_tiny_model(base, seed=seed)
+    test = load_samples(paths["test"])
+    ids = [s.id for s in test]
+    recipe = {"epochs": epochs, "learning_rate": learning_rate, "batch_size": batch_size, "balance": False,
+              "freeze_vision": False, "freeze_projector": False, "logging_steps": 5, "save_steps": 10_000}
+    per_arm: dict[str, list[np.ndarray]] = {arm: [] for arm in ARMS}
+    results: dict[str, dict[str, Any]] = {}
+    losses: dict[str, list[tuple[float, float]]] = {}
+    for s in range(seeds):
+        for arm in ARMS:
+            log(f"seed {seed + s}: training on the {arm} set ({n_train[arm]} samples)")
+            model_dir = train_arm(base, arm_data[arm], out / "runs" / f"{arm}-seed{seed + s}",
+                                  seed=seed + s, recipe=recipe)
+            log(f"seed {seed + s}: evaluating the {arm} model on {len(test)} test samples")
+            eval_dir = out / "evals" / f"{arm}-seed{seed + s}"
+            res = evaluate(model_dir, test, eval_dir, batch_size=64)
+            per_arm[arm].append(correctness(eval_dir, ids))
+            if s == 0:
+                results[arm], losses[arm] = res, _loss_curve(model_dir)
+
+    summary = summarise(per_arm, n_train, seed=seed)
+    stats = json.loads((out / "curated" / "stats.json").read_text())
+    summary.update({
+        "budget": budget,
+        "budget_label": f"{budget:.0%}" if budget <= 1 else f"{int(budget)} samples",
+        "seeds": [seed + s for s in range(seeds)],
+        "recipe": recipe,
+        "data": {k: str(v) for k, v in paths.items()},
+        "seconds": round(time.perf_counter() - started, 1),
+        "description": (
+            f"The tiny Qwen2.5-VL model trained three ways with the same recipe ({epochs:g} epochs, lr "
+            f"{learning_rate:g}, batch {batch_size}, seeds {summary_seeds(seed, seeds)}), evaluated on the clean "
+            f"test split ({len(test)} questions) by infimed eval."
+        ),
+    })
+    commands = reproduce_commands(out, budget, recipe)
+    from infimed.quickstart.report import render_html, render_md
+
+    write_json(out / "summary.json", summary)
+    write_text(out / "report.md", render_md(summary, results, commands))
+    write_text(out / "report.html", render_html(summary, results, _curation_view(stats), losses, commands))
+    log(f"done in {summary['seconds']:.0f} s: {out / 'report.html'}")
+    return summary
+
+
+def summary_seeds(seed: int, seeds: int) -> str:
+    return ", ".join(str(seed + s) for s in range(seeds))
+
+
+def _curation_view(stats: dict[str, Any]) -> dict[str, Any]:
+    """The parts of curate's stats.json the report draws: per-step counts and defect recall/precision."""
+    steps = [{"name": st["name"], "in": st["in"], "kept": st["kept"], "dropped": st.get("dropped", {})}
+             for st in stats.get("stages", [])]
+    truth = stats.get("truth") or {}
+    return {"steps": steps, "recall": truth.get("recall", {}), "precision": truth.get("precision", {})}
