@@ -76,8 +76,10 @@ def test_lesions_are_bright_where_the_truth_puts_them(phantom_dir: Path) -> None
         for les in case["lesions"]:
             cx, cy, r = les["cx"], les["cy"], les["radius"]
             yy, xx = np.mgrid[0:128, 0:128]
-            core = (xx - cx) ** 2 + (yy - cy) ** 2 <= (0.5 * r) ** 2
-            assert img[core].mean() > 170, (case["case_id"], case["modality"], les)
+            d2 = (xx - cx) ** 2 + (yy - cy) ** 2
+            core, ring = d2 <= (0.6 * r) ** 2, (d2 >= (r + 4) ** 2) & (d2 <= (r + 9) ** 2)
+            assert img[core].mean() > 150, (case["case_id"], case["modality"], les)
+            assert img[core].mean() > img[ring].mean() + 60, (case["case_id"], case["modality"], les)
             x0, y0, x1, y1 = les["box"]
             right, lower = cx >= 64, cy >= 64
             assert les["quadrant"] == f"{'lower' if lower else 'upper'} {'right' if right else 'left'}"
