@@ -6,8 +6,9 @@ folder has the real architecture and the stock processor classes, so
 code path (chat template, image tokens, mrope positions, generate, training) is the real one.
 
 Sizes: text hidden 128 (4 heads of 32, 2 kv heads, mrope sections 4+6+6 = head_dim/2), 2 layers, vision
-tower depth 2 / hidden 64, patch 14, merge 2; images are resized to exactly 56x56 pixels, i.e. 4x4 patches
-merged into 4 image tokens. The vocabulary is a locally trained byte-level BPE of ~1.6k tokens.
+tower depth 2 / hidden 64, patch 14, merge 2; square images of any size are resized to exactly 56x56 pixels,
+i.e. 4x4 patches merged into 4 image tokens (pixel limits 56*56 -+ 1). Non-square images keep Qwen's
+aspect-preserving resize and get 2 to ~14 tokens; very elongated ones (ratio >= 200) are rejected by it. The vocabulary is a locally trained byte-level BPE of ~1.6k tokens.
 """
 
 from __future__ import annotations
@@ -130,8 +131,10 @@ def build_tiny_model(
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     model.generation_config.bos_token_id = ids["<|endoftext|>"]
 
+    # +-1 pixel keeps smart_resize's float rounding from landing one patch row off (28 or 84 pixels)
+    # for square images; every square image then becomes exactly image_size x image_size.
     pixels = image_size * image_size
-    size = {"shortest_edge": pixels, "longest_edge": pixels}
+    size = {"shortest_edge": pixels - 1, "longest_edge": pixels + 1}
     image_processor = Qwen2VLImageProcessor(size=size, patch_size=PATCH, merge_size=MERGE, temporal_patch_size=2)
     video_processor = Qwen2VLVideoProcessor(size=size, patch_size=PATCH, merge_size=MERGE, temporal_patch_size=2)
     processor = Qwen2_5_VLProcessor(
