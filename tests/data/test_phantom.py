@@ -97,3 +97,13 @@ def test_files_validate_clean(phantom_dir: Path) -> None:
     assert list(validate_file(phantom_dir / "train.jsonl")) == []
     summary = json.loads((phantom_dir / "synth.json").read_text())
     assert summary["n_train"] + summary["n_test"] == 240 and summary["defects"] == {}
+
+
+def test_rerun_replaces_a_previous_set(tmp_path: Path) -> None:
+    synth(tmp_path, n=60, seed=0, defects=True)
+    synth(tmp_path, n=30, seed=1)
+    referenced = {json.loads(line)["images"][0] for f in ("train.jsonl", "test.jsonl")
+                  for line in (tmp_path / f).read_text().splitlines()}
+    on_disk = {f"images/{p.name}" for p in (tmp_path / "images").iterdir()}
+    assert on_disk == referenced
+    assert not (tmp_path / "defects.jsonl").exists()

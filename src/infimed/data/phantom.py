@@ -9,12 +9,14 @@ Output in ``out_dir``: ``train.jsonl``, ``test.jsonl``, ``images/`` (PNG, 128x12
 ``cases.jsonl`` (generator ground truth per case: modality, region, lesion boxes; for tests and analysis,
 never for curation), ``synth.json`` (the summary), and with ``defects=True`` the dirt of ``defects.py``
 injected into train plus ``defects.jsonl``. Sample and image ids are opaque seeded hex strings; a sample's
-``meta`` holds only its ``case_id``. Same seed and ``n`` -> byte-identical files.
+``meta`` holds only its ``case_id``. Same seed and ``n`` -> byte-identical files. Rerunning into a folder
+that holds a previous phantom set (``synth.json``) replaces its images and defect manifest.
 """
 
 from __future__ import annotations
 
 import io
+import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -73,6 +75,9 @@ def synth(out_dir: Path, n: int = 1000, seed: int = 0, defects: bool = False) ->
     start = time.perf_counter()
     out_dir = Path(out_dir)
     images_dir = out_dir / "images"
+    if (out_dir / "synth.json").exists():  # a previous phantom set: replace it, leave no stale images
+        shutil.rmtree(images_dir, ignore_errors=True)
+        (out_dir / "defects.jsonl").unlink(missing_ok=True)
     images_dir.mkdir(parents=True, exist_ok=True)
     scene_seq, id_seq, name_seq, defect_seq = np.random.SeedSequence(seed).spawn(4)
     rng = np.random.default_rng(scene_seq)
