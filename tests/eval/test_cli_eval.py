@@ -1,0 +1,150 @@
+"""`infimed eval` end to end: kill -9 and resume, rescoring, comparison, the tiny model on phantom data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infimed.cli import app
+from infimed.io.jsonl import load_samples, write_jsonl
+
+RUNNER = CliRunner()
+
+
+def _ids(path: Path) -> list[str]:
+    return [json.loads(line)["id"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = RUNNER.invoke(app, ["eval", *args])
+    return result.exit_code, result.output
+
+
+@pytest.mark.slow
+def test_kill_9_midway_then_resume_generates_each_sample_once(phantom_dir: Path, tmp_path: Path) -> None:
+    data = phantom_dir / "test.jsonl"
+    n = len(load_samples(data))
+    out, log = tmp_path / "run", tmp_path / "calls.txt"
+    cmd = [sys.executable, "-c", "from infimed.cli import main; main()", "eval", "run", "--backend", "mock",
+           "--model", "gold", "--data", str(data), "--out", str(out), "--n-boot", "50",
+           "-o", "delay=0.05", "-o", f"log_calls={log}"]
+    env = {**os.environ, "INFIMED_QUIET": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not log.exists() or len(log.read_text().split()) < n // 3):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished_before = len(_ids(out / "predictions.jsonl"))
+    assert 0 < finished_before < n, "the kill must land midway"
+    assert not (out / "results.json").exists()
+
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    generated = Counter(log.read_text().split())
+    assert len(generated) == n and set(generated.values()) == {1}  # every id generated exactly once
+    assert sorted(_ids(out / "predictions.jsonl")) == sorted(generated)
+    results = json.loads((out / "results.json").read_text())
+    assert results["overall"]["n"] == n and results["overall"]["accuracy"] == 1.0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["generation"]["n_cached"] == finished_before
+
+
+def test_score_external_predictions_like_a_run(phantom_dir: Path, tmp_path: Path) -> None:
+    data = phantom_dir / "test.jsonl"
+    samples = load_samples(data)
+    preds = tmp_path / "pred.jsonl"
+    rows = [{"id": s.id, "response": f"The answer is {s.answer}."} for s in samples]
+    rows[0] = {"id": samples[0].id, "response": None, "error": "timeout"}
+    rows.append({"id": "not-in-data", "response": "A"})
+    write_jsonl(preds, rows)
+    code, output = _invoke("score", "--data", str(data), "--predictions", str(preds), "--out", str(tmp_path / "s"),
+                           "--n-boot", "50", "--model", "external-model")
+    assert code == 0, output
+    results = json.loads((tmp_path / "s" / "results.json").read_text())
+    assert results["overall"]["n_errors"] == 1 and results["overall"]["n"] == len(samples) - 1
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["backend"]["backend"] == "external" and manifest["n_unmatched_predictions"] == 1
+    assert "match no sample" in output
+
+
+def test_score_rejects_bad_prediction_lines(phantom_dir: Path, tmp_path: Path) -> None:
+    preds = tmp_path / "pred.jsonl"
+    preds.write_text('{"id": "a", "response": "A"}\n{"response": "B"}\n')
+    code, output = _invoke("score", "--data", str(phantom_dir / "test.jsonl"), "--predictions", str(preds),
+                           "--out", str(tmp_path / "s"))
+    assert code == 2 and "pred.jsonl:2" in output and "'id'" in output
+
+
+def test_run_errors_are_clear(phantom_dir: Path, tmp_path: Path) -> None:
+    data = str(phantom_dir / "test.jsonl")
+    code, output = _invoke("run", "--backend", "mock", "--model", "gold", "--out", str(tmp_path / "r"))
+    assert code == 2 and "--data" in output
+    code, output = _invoke("run", "--backend", "nope", "--model", "m", "--data", data, "--out", str(tmp_path / "r"))
+    assert code == 2 and "unknown backend" in output
+    code, output = _invoke("run", "--backend", "mock", "--model", "gold", "--data", data, "--out",
+                           str(tmp_path / "r"), "-o", "speed=3")
+    assert code == 2 and "rejected its options" in output
+    ok = ["run", "--backend", "mock", "--data", data, "--out", str(tmp_path / "r2"), "--limit", "5", "--n-boot", "10"]
+    assert _invoke(*ok, "--model", "gold")[0] == 0
+    code, output = _invoke(*ok, "--model", "always:A")
+    assert code == 1 and "other settings" in output and "--overwrite" in output
+    assert _invoke(*ok, "--model", "always:A", "--overwrite")[0] == 0
+
+
+@pytest.mark.slow
+def test_tiny_model_run_resume_rescore_compare(tiny_model_dir: Path, phantom_dir: Path, tmp_path: Path) -> None:
+    """The acceptance path: evaluate the tiny model, resume, rescore its responses, compare with another run."""
+    data = str(phantom_dir / "test.jsonl")
+    hf = ["run", "--backend", "hf", "--model", str(tiny_model_dir), "--data", data, "--limit", "10",
+          "--max-new-tokens", "4", "--batch-size", "5", "--device", "cpu", "--n-boot", "50"]
+    code, output = _invoke(*hf, "--out", str(tmp_path / "tiny"))
+    assert code == 0, output
+    results = json.loads((tmp_path / "tiny" / "results.json").read_text())
+    assert results["overall"]["n"] == 10 and results["by"]["modality_x_task"]
+    assert all(len(g["ci95"]) == 2 for g in results["by"]["modality"].values())
+
+    code, output = _invoke("run", "--backend", "hf", "--model", str(tmp_path / "missing"), "--data", data,
+                           "--out", str(tmp_path / "r"))
+    assert code == 1 and "cannot start backend" in output and "missing" in output
+
+    code, output = _invoke(*hf, "--out", str(tmp_path / "tiny"))  # finished: resumes without generating
+    assert code == 0, output
+    assert json.loads((tmp_path / "tiny" / "manifest.json").read_text())["generation"]["n_generated"] == 0
+
+    code, output = _invoke("score", "--data", data, "--predictions", str(tmp_path / "tiny" / "predictions.jsonl"),
+                           "--out", str(tmp_path / "rescored"), "--n-boot", "50")
+    assert code == 0, output
+    rescored = json.loads((tmp_path / "rescored" / "results.json").read_text())
+    assert rescored["overall"]["n_correct"] == results["overall"]["n_correct"]
+    n_all = len(load_samples(phantom_dir / "test.jsonl"))
+    assert (rescored["overall"]["n"], rescored["overall"]["n_errors"]) == (10, n_all - 10)  # the rest: missing
+
+    code, output = _invoke("run", "--backend", "mock", "--model", "gold", "--data", data, "--limit", "10",
+                           "--out", str(tmp_path / "gold"), "--n-boot", "50")
+    assert code == 0, output
+    code, output = _invoke("compare", str(tmp_path / "tiny"), str(tmp_path / "gold"), "--out", str(tmp_path / "c.md"))
+    assert code == 0, output
+    assert "tiny" in output and "gold" in output and (tmp_path / "c.md").read_text().strip() == output.strip()
+
+
+@pytest.mark.slow
+def test_tiny_model_on_pneumoniamnist(tiny_model_dir: Path, pneumoniamnist: Path, tmp_path: Path) -> None:
+    code, output = _invoke("run", "--backend", "hf", "--model", str(tiny_model_dir), "--benchmark", "medmnist",
+                           "--data-root", str(pneumoniamnist), "--image-cache", str(tmp_path / "cache"),
+                           "--limit", "6", "--max-new-tokens", "3", "--device", "cpu", "--n-boot", "20",
+                           "--out", str(tmp_path / "mm"))
+    assert code == 0, output
+    results = json.loads((tmp_path / "mm" / "results.json").read_text())
+    assert results["overall"]["n"] == 6 and "xray" in results["by"]["modality"]
+    manifest = json.loads((tmp_path / "mm" / "manifest.json").read_text())
+    assert manifest["data"]["source"].startswith("benchmark:medmnist:")
