@@ -102,7 +102,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     except yaml.YAMLError as exc:
         raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from exc
     parts = key.strip().split(".")
-    if parts[0] != "steps":
+    if parts[0] != "steps" or len(parts) == 1:  # a top-level key, or the whole step list
         if len(parts) != 1:
             raise ConfigError(f"override {item!r}: only steps.<step>.<option> keys may be dotted")
         raw[parts[0]] = value

@@ -53,7 +53,8 @@ def run_per_sample(name: str, options: dict[str, Any], source: Path, writer: Sta
     if source.stat().st_size == 0:
         return
     ds = ray.data.read_text(str(source))
-    judged = ds.map_batches(_judge_batch,  # type: ignore[arg-type] fn_kwargs={"name": name, "options": options}, batch_size=batch_size,
+    judge: Any = _judge_batch
+    judged = ds.map_batches(judge, fn_kwargs={"name": name, "options": options}, batch_size=batch_size,
                             batch_format="numpy")
     for row in judged.iter_rows():
         if row["kind"] == "drop":

@@ -46,7 +46,7 @@ class Validate:
         check_images: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         min_side: int = 8,
-        min_image_std: float = 1.0,
+        min_image_std: float = 3.0,
         max_images: int = 16,
         max_question_chars: int = 4000,
         max_answer_chars: int = 2000,
