@@ -174,3 +174,20 @@ def allocate(available: Mapping[str, int], budget: int, targets: Mapping[str, fl
         if not sum(give.values()):
             break
     return out
+
+
+def allocate_nested(available: Mapping[tuple[str, ...], int], budget: int) -> dict[tuple[str, ...], int]:
+    """Equal shares level by level: first over the first key field (e.g. modality), then within each value
+    over the next (e.g. task), so every level stays balanced to within one sample where supply allows."""
+    if not available:
+        return {}
+    if len(next(iter(available))) == 0:
+        return {(): min(budget, available.get((), 0))}
+    top: dict[str, int] = {}
+    for key, n in available.items():
+        top[key[0]] = top.get(key[0], 0) + n
+    out: dict[tuple[str, ...], int] = {}
+    for value, quota in allocate(top, budget).items():
+        sub = {key[1:]: n for key, n in available.items() if key[0] == value}
+        out.update({(value, *rest): q for rest, q in allocate_nested(sub, quota).items()})
+    return out

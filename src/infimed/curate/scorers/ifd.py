@@ -10,6 +10,7 @@ hence off in the default pipeline.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -26,20 +27,25 @@ def smollm2_gguf() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
 
 
+@functools.cache
+def load_causal_lm(model: str | None) -> tuple[Any, Any]:
+    """(tokenizer, model) for a causal LM dir, or the bundled SmolLM2 GGUF when ``model`` is None (cached)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if model is None:
+        gguf = smollm2_gguf()
+        kwargs: dict[str, Any] = {"gguf_file": gguf.name}
+        path: Path = gguf.parent
+    else:
+        path, kwargs = Path(model), {}
+        if not path.is_dir():
+            raise FileNotFoundError(f"IFD model directory not found: {path}")
+    return AutoTokenizer.from_pretrained(path, **kwargs), AutoModelForCausalLM.from_pretrained(path, **kwargs).eval()
+
+
 class IfdScorer:
     def __init__(self, model: str | Path | None = None, *, max_tokens: int = 256):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        if model is None:
-            gguf = smollm2_gguf()
-            kwargs: dict[str, Any] = {"gguf_file": gguf.name}
-            path: Path = gguf.parent
-        else:
-            path, kwargs = Path(model), {}
-            if not path.is_dir():
-                raise FileNotFoundError(f"IFD model directory not found: {path}")
-        self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        self.model = AutoModelForCausalLM.from_pretrained(path, **kwargs).eval()
+        self.tokenizer, self.model = load_causal_lm(None if model is None else str(model))
         self.max_tokens = max_tokens
 
     def _answer_loss(self, prefix: str, answer: str) -> float:

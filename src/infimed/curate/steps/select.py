@@ -1,8 +1,9 @@
 """Step ``select``: keep a diverse, balanced, high-quality subset under a budget; the rest -> ``not_selected``.
 
 The budget (``budget``: a count, or a fraction of the pool when < 1) is split over strata (``stratify``
-fields, default modality x task) by ``allocate``: equal shares (``balance="equal"``, the default), the pool's
-own proportions (``"proportional"``) or explicit ``targets`` ({"ct/counting": 2.0, ...}). Within a stratum,
+fields, default modality x task): equal shares level by level (``balance="equal"``, the default: equal per
+modality, then equal per task within each modality, capped by supply), the pool's own proportions
+(``"proportional"``) or explicit ``targets`` ({"ct/counting": 2.0, ...}; strata left out get nothing). Within a stratum,
 ``method`` picks: ``kcenter`` (greedy k-center on features, distances weighted by quality), ``deita``
 (quality order, admit when max cosine to admitted < ``threshold``) or ``random``. Features are the
 all-MiniLM-L6-v2 embedding of the question and answer text and the image thumbnail, each L2-normalised,
@@ -26,8 +27,8 @@ from infimed.schema import Sample
 METHODS = ("kcenter", "deita", "random")
 
 
-def stratum(sample: Sample, fields: list[str]) -> str:
-    return "/".join(str(getattr(sample, f, None) or "none") for f in fields)
+def stratum(sample: Sample, fields: list[str]) -> tuple[str, ...]:
+    return tuple(str(getattr(sample, f, None) or "none") for f in fields)
 
 
 def sample_text(sample: Sample) -> str:
@@ -87,12 +88,15 @@ class SelectStep:
         k = self.n_budget(len(pool))
         groups: dict[str, list[int]] = defaultdict(list)
         for i, s in enumerate(pool):
-            groups[stratum(s, self.stratify)].append(i)
+            groups["/".join(stratum(s, self.stratify))].append(i)
         available = {g: len(m) for g, m in groups.items()}
-        targets = self.targets if self.targets is not None else (
-            {g: float(n) for g, n in available.items()} if self.balance == "proportional" else None
-        )
-        quotas = algorithms.allocate(available, k, targets)
+        if self.targets is not None:
+            quotas = algorithms.allocate(available, k, self.targets)
+        elif self.balance == "proportional":
+            quotas = algorithms.allocate(available, k, {g: float(n) for g, n in available.items()})
+        else:
+            nested = algorithms.allocate_nested({tuple(g.split("/")): n for g, n in available.items()}, k)
+            quotas = {"/".join(key): q for key, q in nested.items()}
         quality = np.array([float(s.meta.get("scores", {}).get("quality", 1.0)) for s in pool], np.float32)
         x = None if self.method == "random" else features(
             pool, text_weight=self.text_weight, image_weight=self.image_weight

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from infimed.curate import select as alg
+from infimed.curate.base import Drop
+from infimed.curate.steps.select import SelectStep
+from infimed.io.jsonl import load_samples
+from infimed.schema import Sample
+
+
+def _clustered(n: int, d: int, clusters: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, d))
+    x = centres[rng.integers(clusters, size=n)] + 0.3 * rng.normal(size=(n, d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32)
+
+
+def _naive_kcenter(x: np.ndarray, k: int, first: int) -> list[int]:
+    chosen, mind = [first], np.linalg.norm(x - x[first], axis=1)
+    for _ in range(1, k):
+        c = int(mind.argmax())
+        chosen.append(c)
+        mind = np.minimum(mind, np.linalg.norm(x - x[c], axis=1))
+    return chosen
+
+
+def test_pruned_kcenter_equals_naive_and_beats_random_coverage():
+    x = _clustered(3000, 32, 40)
+    fast = alg.kcenter_greedy(x, 60, seed=0)
+    assert fast.tolist() == _naive_kcenter(x, 60, int(fast[0]))
+    rand = alg.random_subset(len(x), 60, seed=0)
+    assert alg.coverage_radius(x, fast) < alg.coverage_radius(x, rand)
+
+
+def test_kcenter_weights_prefer_quality_and_survive_duplicates():
+    x = np.repeat(_clustered(10, 8, 10), 5, axis=0)  # every point five times
+    sel = alg.kcenter_greedy(x, 30, seed=0)
+    assert len(set(sel.tolist())) == len(sel) <= 10  # stops when everything is covered
+    w = np.ones(len(x), np.float32)
+    w[7] = 10.0
+    assert alg.kcenter_greedy(x, 3, weights=w)[0] == 7
+
+
+def test_deita_threshold_keeps_admitted_rows_dissimilar():
+    x = _clustered(2000, 16, 25, seed=1)
+    quality = np.random.default_rng(0).random(len(x))
+    sel = alg.deita_threshold(x, 100, quality=quality, threshold=0.8)
+    sims = x[sel] @ x[sel].T
+    np.fill_diagonal(sims, -1)
+    assert sims.max() < 0.8
+    assert quality[sel[0]] == quality.max()
+
+
+def test_allocate_equal_capped_and_redistributed():
+    assert alg.allocate({"a": 10, "b": 100, "c": 3}, 60) == {"a": 10, "b": 47, "c": 3}
+    assert alg.allocate({"a": 10, "b": 100}, 40, {"a": 1, "b": 3}) == {"a": 10, "b": 30}
+    assert sum(alg.allocate({"a": 5, "b": 5}, 100).values()) == 10
+
+
+def _pool(tmp_path) -> list[Sample]:
+    out = []
+    for i in range(60):
+        modality = "ct" if i < 45 else "mri"
+        out.append(Sample(id=f"s{i}", question=f"Question {i % 7} about the {['liver', 'lung', 'brain'][i % 3]}?",
+                          answer="yes" if i % 2 else "no", answer_type="yes_no", modality=modality,
+                          task="abnormality_detection", meta={"scores": {"quality": (i % 10) / 10}}))
+    return out
+
+
+@pytest.mark.parametrize("method", ["random", "deita", "kcenter"])
+def test_step_balances_strata_and_reports_not_selected(tmp_path, method):
+    pool = _pool(tmp_path)
+    step = SelectStep(budget=0.5, method=method, image_weight=0.0, threshold=0.99)
+    out = list(step(pool))
+    kept = [o for o in out if isinstance(o, Sample)]
+    drops = [o for o in out if isinstance(o, Drop)]
+    assert len(kept) == 30 and len(drops) == 30
+    assert Counter(s.modality for s in kept) == {"ct": 15, "mri": 15}  # equal shares despite 45:15
+    assert all(d.reason == "not_selected" for d in drops)
+    assert step.report()["by_stratum"]["mri/abnormality_detection"]["selected"] == 15
+
+
+def test_step_errors_name_the_option():
+    with pytest.raises(ValueError, match="method must be one of"):
+        SelectStep(budget=10, method="best")
+    with pytest.raises(ValueError, match="budget must be > 0"):
+        SelectStep(budget=0)
+
+
+def test_phantom_selection_is_balanced(phantom_dir):
+    pool = load_samples(phantom_dir / "train.jsonl")
+    step = SelectStep(budget=0.2, method="kcenter", text_weight=0.0)
+    kept = [o for o in step(pool) if isinstance(o, Sample)]
+    assert len(kept) == round(0.2 * len(pool))
+    counts = Counter(s.modality for s in kept)
+    assert max(counts.values()) - min(counts.values()) <= 0.15 * len(kept)
+
+
+def test_allocate_nested_balances_each_level():
+    avail = {("ct", "a"): 50, ("ct", "b"): 1, ("mri", "a"): 3, ("mri", "b"): 3, ("us", "a"): 40}
+    q = alg.allocate_nested(avail, 18)
+    assert sum(q.values()) == 18
+    assert {m: sum(v for k, v in q.items() if k[0] == m) for m in ("ct", "mri", "us")} == {"ct": 6, "mri": 6, "us": 6}
+    assert q[("ct", "b")] == 1 and q[("ct", "a")] == 5
