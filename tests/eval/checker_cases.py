@@ -169,6 +169,19 @@ CHOICE: list[Case] = [
     ("\\boxed{A} ... no wait \\boxed{D}", "choice", "med", "D", "boxed"),
     ("<answer>\\boxed{C}</answer>", "choice", "med", "C", "answer_tag"),
     ("\\boxed{}", "choice", "med", None, "unparsed"),
+    # options echoed, negated markers, more forms
+    ("A. Pneumonia\nB. Pneumothorax\nC. Pleural effusion", "choice", "med", None, "ambiguous"),
+    ("(A) Pneumonia\n(B) Pneumothorax", "choice", "med", None, "ambiguous"),
+    ("A. Pneumonia\nB. Pneumothorax\nThe answer is B.", "choice", "med", "B", "marker"),
+    ("Answer: B\nExplanation: the answer is not A because there is no consolidation.", "choice", "med", "B", "marker"),
+    ("B选项", "choice", "med", "B", "option_phrase"),
+    ("答案选B", "choice", "med", "B", "marker"),
+    ("The correct answer is B: Pneumothorax.", "choice", "med", "B", "marker"),
+    ("Correct answer: (B)", "choice", "med", "B", "marker"),
+    ("ANSWER: d", "choice", "med", "D", "marker"),
+    ('My final answer is "C".', "choice", "med", "C", "marker"),
+    ("The answer is not A, it's B.", "choice", "med", "B", "letter_mention"),
+    ("The image shows a chest X-ray with a pneumothorax on the left side.", "choice", "med", "B", "option_text"),
 ]
 
 YES_NO: list[Case] = [
@@ -220,6 +233,11 @@ YES_NO: list[Case] = [
     ("不确定", "yes_no", None, None, "unparsed"),
     ("无法判断", "yes_no", None, None, "unparsed"),
     ("是否存在结节需要进一步检查", "yes_no", None, None, "unparsed"),
+    ("Based on the image, yes, there is a nodule.", "yes_no", None, "yes", "leading_word"),
+    ("Looking at the CT scan, no.", "yes_no", None, "no", "leading_word"),
+    ("Based on the image there is a nodule.", "yes_no", None, None, "unparsed"),
+    ("yes/no", "yes_no", None, None, "ambiguous"),
+    ("Yes and the nodule is large.", "yes_no", None, "yes", "leading_word"),
 ]
 
 OPEN: list[Case] = [

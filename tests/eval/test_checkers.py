@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from checker_cases import ALL, OPTIONS
 
@@ -118,3 +120,17 @@ def test_extractors_are_deterministic() -> None:
     text = "<think>hmm A?</think>The correct option is (c), pleural effusion."
     assert {extract_choice(text, OPTIONS["med"]) for _ in range(5)} == {("C", "marker")}
     assert extract_yes_no("yes") == ("yes", "leading_word")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["final " * 20000, "<think>" * 20000, "答案" * 20000, "A" + " " * 50000 + "x", "\n" * 50000 + "x", "(a" * 30000],
+    ids=["repeated-marker-words", "open-thinks", "cjk-markers", "long-blank", "many-lines", "parens"],
+)
+def test_degenerate_output_takes_linear_time(text: str) -> None:
+    """Runaway generations (repetition loops) must not make the regexes backtrack for minutes."""
+    start = time.perf_counter()
+    check(text, answer_type="choice", answer="B", options=OPTIONS["med"])
+    check(text, answer_type="yes_no", answer="yes")
+    check(text, answer_type="open", answer="x")
+    assert time.perf_counter() - start < 2.0

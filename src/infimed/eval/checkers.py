@@ -15,11 +15,12 @@ Where the answer is looked for, in order
    If their content cannot be read the response is unparsed; we do not look elsewhere.
 3. Answer markers (rule ``marker``): "the answer is", "answer:", "final answer", "the correct option is",
    "I would choose", "答案：", "正确答案是", "故选" ... The first sentence after the last marker that can be
-   read wins (models revise themselves).
+   read wins (models revise themselves); a negated one ("the answer is not A") reads nothing.
 4. The first sentence (or line) of the response, then the whole response; the reading rule names itself.
 
 Multiple choice (``extract_choice``), on one piece of text, first match wins
-- ``ambiguous``: a list of different letters ("B and C", "A/B", "A, C", "B or D").
+- ``ambiguous``: a list of different letters ("B and C", "A/B", "A, C", "B or D"); a response with no
+  answer slot or marker that echoes several options line by line ("A. Pneumonia\nB. Pneumothorax").
 - ``letter``: only a letter in any dress: ``B``, ``b``, ``(B)``, ``[B]``, ``**B**``, ``B.``,
   ``\text{B}``.
 - ``leading``: opens with a marked letter: ``B. Pneumonia, because ...``, ``(c) ...``, ``B) Pneumothorax``,
@@ -27,7 +28,7 @@ Multiple choice (``extract_choice``), on one piece of text, first match wins
   a capital followed by a verb ("B is correct"); right after a marker, any capital ("the answer is C
   here"), read after ``option_text`` so that "Answer: A benign lesion" still means the option text.
   Elsewhere "A" followed by a noun is the article ("A benign lesion"), never the letter.
-- ``option_phrase``: "Option B", "choice (c)", "选项C" anywhere; different letters -> ambiguous.
+- ``option_phrase``: "Option B", "choice (c)", "选项C", "B选项" anywhere; different letters -> ambiguous.
 - ``yes_no``: when the options' texts are yes and no, a yes/no answer (read as below) picks its option.
 - ``option_text``: the text equals one option's text after ``normalize_open`` (case, punctuation,
   articles); else it contains the text of exactly one option (an option text that is part of another
@@ -41,7 +42,8 @@ is not A). Decisions: a response that is only option text is read by ``option_te
 letters ("2" with options A-D is unparsed unless an option's text is "2"); a letter that is not an
 option ("E" with options A-D) is unparsed.
 
-Yes/no (``extract_yes_no``) reads the leading answer word only, never substrings: "Yes, a nodule is
+Yes/no (``extract_yes_no``) reads the leading answer word only (after an introductory clause such as
+"Based on the image, "), never substrings: "Yes, a nodule is
 present" -> yes (it contains "no"); "No." and "no, there is no effusion" -> no; "Not sure" -> unparsed;
 "There is no effusion" -> unparsed (a sentence is not an answer word). Yes words: yes, yeah, yep, yup,
 true, correct, affirmative, positive, 是/是的/对/有/存在. No words: no, nope, false, incorrect, negative,
@@ -68,6 +70,8 @@ from infimed.schema import ANSWER_TYPES, Sample
 
 DEFAULT_LETTERS = "ABCDEFGH"
 SHORT_ANSWER_WORDS = 6
+MAX_MARKERS = 8  # only the last few answer markers are read (bounded work on degenerate, repetitive output)
+MAX_SPAN = 2000  # characters read after a marker
 _Reader = Callable[[str, str], tuple["str | None", str]]  # (answer span, its source) -> (value, rule)
 
 
@@ -83,7 +87,6 @@ class Check:
 
 # ---------------------------------------------------------------------------------------------- regexes
 _I = re.IGNORECASE
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.S | _I)
 _THINK_OPEN = re.compile(r"<think>", _I)
 _THINK_CLOSE = re.compile(r"</think>", _I)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.S | _I)
@@ -92,7 +95,7 @@ _ANY_TAG = re.compile(r"</?(?:think|answer)>", _I)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _LATEX_WRAP = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mathit|boxed|fbox|mbox|operatorname)\s*\{([^{}]*)\}")
 _MARKER = re.compile(
-    r"(?:\b(?:(?:final|correct|right|best|most\s+likely|most\s+appropriate|my|the)\s+)+(?:answer|option|choice)"
+    r"(?:\b(?:(?:final|correct|right|best|most\s+likely|most\s+appropriate|my|the)\s+){1,3}(?:answer|option|choice)"
     r"|\banswer)"
     r"(?:\s+(?:is|would\s+be|should\s+be|will\s+be|must\s+be|seems\s+to\s+be|appears\s+to\s+be)"
     r"(?:\s+(?:most\s+likely|likely|probably|clearly|definitely|therefore|thus))?\s*[:：]?|\s*[:：=])"
@@ -119,19 +122,25 @@ _LEADING_VERB = re.compile(
 _LEADING_BARE = re.compile(r"^([A-Za-z])\s+(.+)$", re.S)
 _LEADING_CAPITAL = re.compile(r"^([A-Z])(?=\s|$)")
 _OPTION_PHRASE = re.compile(
-    r"(?:\b(?:option|choice)s?\s*[:：#]?\s*|选项\s*[:：]?\s*)[(\[]?([A-Za-z])[)\]]?(?![A-Za-z0-9])", _I
+    r"(?:\b(?:option|choice)s?\s*[:：#]?\s*|选项\s*[:：]?\s*)[(\[]?([A-Za-z])[)\]]?(?![A-Za-z0-9])"
+    r"|(?<![A-Za-z0-9])([A-Za-z])\s*选项",
+    _I,
 )
+_OPTION_LINE = re.compile(r"^[ \t]*(?:[-*][ \t]*)?(?:\*\*)?[(\[]?([A-Z])(?:\*\*)?[.)\]:](?:\*\*)?\s+\S", re.M)
+_NEGATED = re.compile(r"^(?:not|n't|never)\b", _I)
 _MENTION_MARKED = re.compile(
     r"(?<![A-Za-z0-9])\(\s*([A-Za-z])\s*\)|\[\s*([A-Za-z])\s*\]|\*\*\s*([A-Za-z])\s*[.)]?\s*\*\*"
 )
-_MENTION_END = re.compile(r"(?<![A-Za-z0-9'’\-])([A-Z])\s*[.!)]*\s*$")
 
 # yes / no
 _EN_WORD = re.compile(r"[a-z]+")
 _YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "true", "correct", "affirmative", "positive"})
 _NO_WORDS = frozenset({"no", "nope", "false", "incorrect", "negative"})
 _EN_HEDGE = re.compile(
-    r"^(?:no\s+(?:idea|way\s+to|clue|definitive\s+answer|certain)|yes\s+(?:or|and|/)\s*no|no\s+(?:or|and|/)\s*yes)"
+    r"^(?:no\s+(?:idea|way\s+to|clue|definitive\s+answer|certain)|yes\s*(?:or|and|/)\s*no\b|no\s*(?:or|and|/)\s*yes\b)"
+)
+_INTRO_CLAUSE = re.compile(
+    r"^(?:based\s+on|from|according\s+to|looking\s+at|upon|on|in|after)\b[^,，.\n]{1,80}[,，]\s*", _I
 )
 _ZH_HEDGE = ("不确定", "不清楚", "不知道", "无法", "無法", "不能确定", "不好说", "是否", "有无", "有沒有", "有没有")
 _ZH_NO = ("不是", "不存在", "没有", "沒有", "否", "无", "無", "不")
@@ -180,9 +189,14 @@ def check_sample(sample: Sample, response: str | None) -> Check:
 
 def strip_think(text: str) -> str | None:
     """Remove complete ``<think>`` blocks; None when one is left unclosed (the answer never came)."""
-    out = _THINK_BLOCK.sub(" ", text)
-    if _THINK_OPEN.search(out):
-        return None
+    kept, pos = [], 0
+    while (start := _THINK_OPEN.search(text, pos)) is not None:  # a loop, not one regex: linear time
+        end = _THINK_CLOSE.search(text, start.end())
+        if end is None:
+            return None
+        kept.append(text[pos:start.start()])
+        pos = end.end()
+    out = " ".join([*kept, text[pos:]])
     closes = list(_THINK_CLOSE.finditer(out))
     if closes:  # the block was opened by the chat template: only what follows its end is the answer
         out = out[closes[-1].end():]
@@ -203,7 +217,19 @@ def parse_think_answer(text: str) -> tuple[str, str] | None:
 def extract_choice(text: str, options: dict[str, str] | None) -> tuple[str | None, str]:
     """``(letter, rule)`` for a multiple-choice response; ``(None, why)`` when no single letter is read."""
     letters = frozenset(options) if options else frozenset(DEFAULT_LETTERS)
+    if _echoes_options(text, letters):
+        return None, "ambiguous"
     return _read(text, lambda span, source: _choice_in(span, letters, options, after_marker=source == "marker"))
+
+
+def _echoes_options(text: str, letters: frozenset[str]) -> bool:
+    """A response without answer tag, box or marker that lists several options line by line ("A. ..\nB. ..")."""
+    body = strip_think(text) if text else None
+    if not body or "\n" not in body:
+        return False
+    if _ANSWER_TAG.search(body) or _BOXED.search(body) or _MARKER.search(body):
+        return False
+    return len({m.group(1) for m in _OPTION_LINE.finditer(body)} & letters) > 1
 
 
 def extract_yes_no(text: str) -> tuple[str | None, str]:
@@ -245,7 +271,8 @@ def _slots(text: str) -> tuple[list[tuple[str, str]], str | None]:
     boxed = _last_boxed(body)
     if boxed is not None:
         return [(boxed, "boxed")], None
-    slots = [(_first_sentence(body[m.end():]), "marker") for m in reversed(list(_MARKER.finditer(body)))]
+    ends = [m.end() for m in _MARKER.finditer(body)][-MAX_MARKERS:]
+    slots = [(_first_sentence(body[end:end + MAX_SPAN]), "marker") for end in reversed(ends)]
     first = _first_sentence(body)
     slots.append((first, ""))
     if first != body:
@@ -314,7 +341,7 @@ def _choice_in(
     span: str, letters: frozenset[str], options: dict[str, str] | None, *, after_marker: bool = False
 ) -> tuple[str | None, str]:
     s = _clean(span)
-    if not s:
+    if not s or (after_marker and _NEGATED.match(s)):  # "... the answer is not A": no reading here
         return None, "unparsed"
     listed = {x for m in _LETTER_LIST.finditer(s) for x in m.groups() if x in letters}
     if len(listed) > 1:
@@ -333,7 +360,7 @@ def _choice_in(
         own = _normalize(options.get(letter, ""))
         if own and (_normalize(m.group(2)) + " ").startswith(own + " "):
             return letter, "leading"
-    found = {m.group(1).upper() for m in _OPTION_PHRASE.finditer(s)} & letters
+    found = {(m.group(1) or m.group(2)).upper() for m in _OPTION_PHRASE.finditer(s)} & letters
     if found:
         return (found.pop(), "option_phrase") if len(found) == 1 else (None, "ambiguous")
     if options:
@@ -344,7 +371,9 @@ def _choice_in(
     if m is not None and m.group(1) in letters:  # "The answer is C here": a capital right after a marker
         return m.group(1), "leading"
     found = {next(g for g in m.groups() if g).upper() for m in _MENTION_MARKED.finditer(span)}
-    found |= {m.group(1) for m in _MENTION_END.finditer(s)}
+    tail = s.rstrip(" \t\r\n.!)")  # a capital ending the text: "... the diagnosis is B."
+    if tail and "A" <= tail[-1] <= "Z" and (len(tail) == 1 or not (tail[-2].isascii() and tail[-2].isalnum() or tail[-2] in "'’-")):
+        found.add(tail[-1])
     found &= letters
     if found:
         return (found.pop(), "letter_mention") if len(found) == 1 else (None, "ambiguous")
@@ -391,6 +420,7 @@ def _contains(hay: str, needle: str) -> bool:
 # --------------------------------------------------------------------------------------- yes/no reader
 def _yes_no_in(span: str) -> tuple[str | None, str]:
     s = _clean(span).lstrip(_EDGE_PUNCT).lower()
+    s = _INTRO_CLAUSE.sub("", s, count=1)  # "Based on the image, yes ..." -> "yes ..."
     if not s:
         return None, "unparsed"
     if _HAS_CJK.match(s):
