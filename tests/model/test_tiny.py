@@ -168,3 +168,12 @@ def test_overrides_and_bad_sizes(tmp_path: Path) -> None:
         build_tiny_model(tmp_path / "bad", vocab_size=100)
     with pytest.raises(ValueError, match="num_attention_heads"):
         build_tiny_model(tmp_path / "bad", hidden_size=100, num_attention_heads=3)
+
+
+def test_trl_sees_generation_markers_and_trained_stop_token(loaded: tuple[Any, Any]) -> None:
+    """TRL's assistant-only SFT uses our template as is (no template swap, im_end inside the loss mask)."""
+    from trl.chat_template_utils import has_generation_markers, is_chat_template_stop_token_trained
+
+    processor = loaded[1]
+    assert has_generation_markers(processor.chat_template)
+    assert is_chat_template_stop_token_trained(processor)

@@ -136,13 +136,14 @@ def load_model_and_processor(
         config = AutoConfig.from_pretrained(ref, local_files_only=offline)
         vision = _is_vision_language(config)
         auto_model = AutoModelForImageTextToText if vision else AutoModelForCausalLM
-        loaded = auto_model.from_pretrained(ref, dtype=torch_dtype, local_files_only=offline)
+        # straight onto an accelerator (no full copy in CPU memory first); CPU loads stay plain
+        placement = {} if device == "cpu" else {"device_map": device}
+        loaded = auto_model.from_pretrained(ref, dtype=torch_dtype, local_files_only=offline, **placement)
         processor = (AutoProcessor if vision else AutoTokenizer).from_pretrained(ref, local_files_only=offline)
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"{ref}: cannot load model ({type(exc).__name__}: {exc})") from exc
-    loaded.to(device)  # type: ignore[arg-type]  # transformers types .to() through a decorator
     if not for_training:
         loaded.eval()
     _set_padding(processor, for_training)
