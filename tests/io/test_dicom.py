@@ -112,3 +112,19 @@ def test_series_grouped_and_sorted_middle_slice(tmp_path: Path) -> None:
 def test_series_of_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(DicomError, match="not a folder"):
         list(iter_dicom_series(tmp_path / "nope"))
+
+
+def test_import_folder_writes_jsonl_and_reports_bad_series(tmp_path: Path) -> None:
+    from infimed.io.dicom import import_dicom_folder
+
+    src = tmp_path / "in"
+    src.mkdir()
+    _write_series(src, "1.2.3.1", [1, 2, 3])
+    shutil.copy(_testfile("CT_small.dcm"), src / "ct.dcm")
+    shutil.copy(_testfile("rtdose.dcm"), src / "dose.dcm")  # RTDOSE: no modality question -> reported
+    report = import_dicom_folder(src, tmp_path / "out")
+    assert report["n_series"] == 3 and report["n_samples"] == 2
+    assert report["modalities"] == {"ct": 1, "mri": 1}
+    assert len(report["errors"]) == 1 and "RTDOSE" in report["errors"][0]["error"]
+    samples = load_samples(tmp_path / "out" / "samples.jsonl", check_images=True)
+    assert sorted(s.modality or "" for s in samples) == ["ct", "mri"]

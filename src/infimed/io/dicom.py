@@ -207,3 +207,36 @@ def series_to_samples(
         )
         for i in indices
     ]
+
+
+def import_dicom_folder(
+    folder: str | Path,
+    out_dir: str | Path,
+    *,
+    slices: Literal["middle", "all"] = "middle",
+    **options: Any,
+) -> dict[str, Any]:
+    """Write ``out_dir/samples.jsonl`` (+ ``images/``) from every DICOM series under ``folder``.
+
+    A series that cannot be converted (unmapped modality without a question, unreadable pixels) is skipped
+    and reported in ``errors`` as ``{"series": <series id>, "error": <message>}``; the rest still import.
+    """
+    from infimed.io.jsonl import write_jsonl
+    from infimed.progress import track
+
+    out_dir = Path(out_dir)
+    series = list(iter_dicom_series(folder))
+    samples: list[Sample] = []
+    errors: list[dict[str, str]] = []
+    for one in track(series, "DICOM series"):
+        try:
+            samples.extend(series_to_samples(one, out_dir, slices=slices, **options))
+        except (DicomError, ImageLoadError) as exc:
+            errors.append({"series": one.id, "error": str(exc)})
+    write_jsonl(out_dir / "samples.jsonl", samples)
+    modalities: dict[str, int] = {}
+    for sample in samples:
+        key = sample.modality or "other"
+        modalities[key] = modalities.get(key, 0) + 1
+    return {"n_series": len(series), "n_samples": len(samples), "modalities": modalities, "errors": errors,
+            "path": str(out_dir / "samples.jsonl")}
