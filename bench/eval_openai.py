@@ -13,50 +13,66 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import random
 import socket
 import time
+from typing import Any
 
 from infimed.eval.backends.base import GenRequest, GenResult, SamplingParams
 from infimed.eval.backends.openai import OpenAIBackend
 
 
-async def _serve(port: int, delay: float, fail_rate: float, ready: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
-    rng = random.Random(0)
+class _Answerer(asyncio.Protocol):
+    """HTTP/1.1 keep-alive, one request at a time per connection; answers ``delay`` seconds later.
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                body = json.loads(await reader.readexactly(length))
-                await asyncio.sleep(delay)
-                if rng.random() < fail_rate:
-                    payload, status = b'{"error": "overloaded"}', b"503 Service Unavailable\r\nRetry-After: 0"
-                else:
-                    text = body["messages"][-1]["content"][-1]["text"][-1:]
-                    payload = json.dumps({"choices": [{"message": {"content": text}}],
-                                          "usage": {"completion_tokens": 1}}).encode()
-                    status = b"200 OK"
-                writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
+    A bare protocol (no stream coroutines) keeps the server's own CPU cost out of the measurement.
+    """
+
+    def __init__(self, delay: float, fail_rate: float, rng: random.Random):
+        self.delay, self.fail_rate, self.rng = delay, fail_rate, rng
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while (end := self.buf.find(b"\r\n\r\n")) >= 0:
+            length = 0
+            for line in self.buf[:end].split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if len(self.buf) < end + 4 + length:
+                return
+            body, self.buf = self.buf[end + 4:end + 4 + length], self.buf[end + 4 + length:]
+            asyncio.get_running_loop().call_later(self.delay, self.respond, body)
+
+    def respond(self, body: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self.rng.random() < self.fail_rate:
+            payload, status = b'{"error": "overloaded"}', b"503 Service Unavailable\r\nRetry-After: 0"
+        else:
+            text = json.loads(body)["messages"][-1]["content"][-1]["text"][-1:]
+            payload = json.dumps({"choices": [{"message": {"content": text}}], "usage": {"completion_tokens": 1}}).encode()
+            status = b"200 OK"
+        self.transport.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
                              + str(len(payload)).encode() + b"\r\n\r\n" + payload)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+
+async def _serve(port: int, delay: float, fail_rate: float, ready: Any) -> None:
+    rng = random.Random(0)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _Answerer(delay, fail_rate, rng), "127.0.0.1", port, backlog=1024)
     ready.set()
     async with server:
         await server.serve_forever()
 
 
-def _server_main(port: int, delay: float, fail_rate: float, ready: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
+def _server_main(port: int, delay: float, fail_rate: float, ready: Any) -> None:
     asyncio.run(_serve(port, delay, fail_rate, ready))
 
 
@@ -66,12 +82,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def one_round(port: int, args: argparse.Namespace) -> tuple[list[GenResult], float]:
+    backend = OpenAIBackend("bench", base_url=f"http://127.0.0.1:{port}/v1", concurrency=args.concurrency,
+                            backoff_base=0.01)
+    requests = [GenRequest(str(i), [{"role": "user", "content": [{"type": "text", "text": f"q{i}"}]}])
+                for i in range(args.requests)]
+    results: list[GenResult] = []
+    start = time.perf_counter()
+    backend.generate(requests, SamplingParams(max_new_tokens=4), results.append)
+    return results, time.perf_counter() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--delay", type=float, default=0.1, help="server latency per request, seconds")
     ap.add_argument("--fail-rate", type=float, default=0.0, help="share of answers that are 503 (retried)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; the best is reported (others share the CPU)")
     args = ap.parse_args()
 
     port = _free_port()
@@ -81,28 +109,24 @@ def main() -> None:
     if not ready.wait(10):
         raise SystemExit("test server did not start")
     try:
-        backend = OpenAIBackend("bench", base_url=f"http://127.0.0.1:{port}/v1", concurrency=args.concurrency,
-                                backoff_base=0.01)
-        requests = [GenRequest(str(i), [{"role": "user", "content": [{"type": "text", "text": f"q{i}"}]}])
-                    for i in range(args.requests)]
-        results: list[GenResult] = []
-        start = time.perf_counter()
-        backend.generate(requests, SamplingParams(max_new_tokens=4), results.append)
-        elapsed = time.perf_counter() - start
+        rounds = [one_round(port, args) for _ in range(args.repeat)]
     finally:
         server.terminate()
         server.join()
 
     ideal = args.concurrency / args.delay
-    rate = len(results) / elapsed
+    rates = [len(res) / sec for res, sec in rounds]
+    results, elapsed = rounds[max(range(len(rounds)), key=lambda i: rates[i])]
+    rate = max(rates)
     errors = sum(r.error is not None for r in results)
     wrong = sum(r.response != r.id[-1:] for r in results if r.error is None)
-    print(f"requests           {len(results)} (errors {errors}, mismatched answers {wrong})")
-    print(f"concurrency        {args.concurrency}, server delay {args.delay * 1000:.0f} ms, fail rate {args.fail_rate}")
     latencies = sorted(r.seconds for r in results)
     p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
-    print(f"elapsed            {elapsed:.2f} s")
-    print(f"latency            p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms (server delay included)")
+    print(f"requests           {len(results)} per round (errors {errors}, mismatched answers {wrong})")
+    print(f"concurrency        {args.concurrency}, server delay {args.delay * 1000:.0f} ms, fail rate {args.fail_rate}")
+    print(f"load average       {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"rounds             {', '.join(f'{r:.1f}' for r in rates)} requests/s")
+    print(f"best round         {elapsed:.2f} s, latency p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
     print(f"throughput         {rate:.1f} requests/s (ideal {ideal:.0f})")
     print(f"fraction of ideal  {rate / ideal:.1%}")
 
