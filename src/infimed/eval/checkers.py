@@ -29,13 +29,14 @@ Multiple choice (``extract_choice``), on one piece of text, first match wins
   here"), read after ``option_text`` so that "Answer: A benign lesion" still means the option text.
   Elsewhere "A" followed by a noun is the article ("A benign lesion"), never the letter.
 - ``option_phrase``: "Option B", "choice (c)", "选项C", "B选项" anywhere; different letters -> ambiguous.
+- ``letter_mention``: a marked letter in running text -- ``(B)``, ``[B]``, ``**B**``; different letters
+  -> ambiguous.
 - ``yes_no``: when the options' texts are yes and no, a yes/no answer (read as below) picks its option.
 - ``option_text``: the text equals one option's text after ``normalize_open`` (case, punctuation,
   articles); else it contains the text of exactly one option (an option text that is part of another
   matched option text does not count: "viral pneumonia" is not also "pneumonia"); else a short answer
   (<= 6 words) is part of exactly one option's text. Text fitting two options is ambiguous.
-- ``letter_mention``: a marked letter in running text -- ``(B)``, ``[B]``, ``**B**`` -- or a capital letter
-  ending the text ("... the most likely diagnosis is B."). Different letters -> ambiguous.
+- ``letter_mention``: last, a capital letter ending the text ("... the most likely diagnosis is B.").
 Letters must be keys of ``options`` (A-H when none are given). Lowercase letters count only when alone
 or marked (``b)``, ``(c)``, ``b.``), so English words never turn into letters ("It is a benign lesion"
 is not A). Decisions: a response that is only option text is read by ``option_text``; numerals are not
@@ -43,9 +44,9 @@ letters ("2" with options A-D is unparsed unless an option's text is "2"); a let
 option ("E" with options A-D) is unparsed.
 
 Yes/no (``extract_yes_no``) reads the leading answer word only (after an introductory clause such as
-"Based on the image, "), never substrings: "Yes, a nodule is
-present" -> yes (it contains "no"); "No." and "no, there is no effusion" -> no; "Not sure" -> unparsed;
-"There is no effusion" -> unparsed (a sentence is not an answer word). Yes words: yes, yeah, yep, yup,
+"Based on the image, "), never substrings: "Yes, a nodule is present" -> yes (it contains "no"); "No."
+and "no, there is no effusion" -> no; "Not sure" -> unparsed; "There is no effusion" -> unparsed (a
+sentence is not an answer word). Yes words: yes, yeah, yep, yup,
 true, correct, affirmative, positive, 是/是的/对/有/存在. No words: no, nope, false, incorrect, negative,
 否/不是/不/没有/无/不存在. Decisions: "nope" is no and "true"/"false" are yes/no -- each is a plain
 answer to a yes/no question; hedges are unparsed even when they start with "no" ("No idea", "no way to
@@ -363,6 +364,9 @@ def _choice_in(
     found = {(m.group(1) or m.group(2)).upper() for m in _OPTION_PHRASE.finditer(s)} & letters
     if found:
         return (found.pop(), "option_phrase") if len(found) == 1 else (None, "ambiguous")
+    found = {next(g for g in m.groups() if g).upper() for m in _MENTION_MARKED.finditer(span)} & letters
+    if found:  # "(B)", "[B]", "**B**" in running text: explicit letters beat option text
+        return (found.pop(), "letter_mention") if len(found) == 1 else (None, "ambiguous")
     if options:
         value, rule = _option_text(s, options)
         if rule != "unparsed":
@@ -370,14 +374,19 @@ def _choice_in(
     m = _LEADING_CAPITAL.match(s) if after_marker else None
     if m is not None and m.group(1) in letters:  # "The answer is C here": a capital right after a marker
         return m.group(1), "leading"
-    found = {next(g for g in m.groups() if g).upper() for m in _MENTION_MARKED.finditer(span)}
-    tail = s.rstrip(" \t\r\n.!)")  # a capital ending the text: "... the diagnosis is B."
-    if tail and "A" <= tail[-1] <= "Z" and (len(tail) == 1 or not (tail[-2].isascii() and tail[-2].isalnum() or tail[-2] in "'’-")):
-        found.add(tail[-1])
-    found &= letters
-    if found:
-        return (found.pop(), "letter_mention") if len(found) == 1 else (None, "ambiguous")
+    last = _final_capital(s)
+    if last is not None and last in letters:  # "... the most likely diagnosis is B."
+        return last, "letter_mention"
     return None, "unparsed"
+
+
+def _final_capital(s: str) -> str | None:
+    """A lone capital letter ending the text (after closing punctuation), not the end of a word."""
+    tail = s.rstrip(" \t\r\n.!)")
+    if not tail or not "A" <= tail[-1] <= "Z":
+        return None
+    before = tail[-2] if len(tail) > 1 else " "
+    return None if (before.isascii() and before.isalnum()) or before in "'’-" else tail[-1]
 
 
 def _option_text(s: str, options: dict[str, str]) -> tuple[str | None, str]:
