@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from infimed import __version__
-from infimed.cli import curate, data, eval, model, quickstart, reason
+from infimed.cli import curate, data, eval, model, quickstart, reason, train
 
 app = typer.Typer(
     name="infimed",
@@ -18,6 +18,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(model.app, name="model")
 app.add_typer(reason.app, name="reason")
 app.add_typer(eval.app, name="eval")
+app.add_typer(train.app, name="train")
 app.command("curate")(curate.curate)
 app.command("quickstart")(quickstart.quickstart_cmd)
 

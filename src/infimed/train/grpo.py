@@ -1,0 +1,167 @@
+"""GRPO recipe: prompts with images -> TRL's GRPOTrainer with rewards over the shared answer checker.
+
+For each prompt the policy samples ``num_generations`` completions; each is scored by the reward functions
+of ``infimed.train.rewards`` (format, accuracy, length) and advantages are taken within the group. The
+same loading, LoRA, freezing, resume and saving components as SFT are used, so the two recipes differ
+only in their trainer. ``use_vllm`` generates with vLLM (colocated on the training GPUs) where installed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from infimed import progress
+from infimed.train import components
+from infimed.train.data import answer_counts, balance_answers, grpo_dataset, load_mixture
+from infimed.train.rewards import build_rewards
+
+
+def train_grpo(
+    model: str | Path,
+    data: list[Path],
+    out_dir: Path,
+    *,
+    reward: Sequence[str | Callable[..., list[float]]] = ("format", "accuracy"),
+    reward_weights: list[float] | None = None,
+    partial: float = 0.0,
+    overlong_buffer: int | None = None,
+    mode: str = "reasoning",
+    method: str = "lora",
+    lora_r: int = 16,
+    lora_alpha: int = 32,
+    lora_dropout: float = 0.05,
+    lora_targets: str | None = None,
+    freeze_vision: bool = True,
+    freeze_projector: bool = True,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    num_generations: int = 4,
+    beta: float = 0.04,
+    epsilon: float = 0.2,
+    epsilon_high: float | None = None,
+    max_completion_length: int = 256,
+    temperature: float = 1.0,
+    epochs: float = 1.0,
+    max_steps: int = -1,
+    learning_rate: float = 1e-5,
+    schedule: str = "constant",
+    warmup: float = 0.0,
+    batch_size: int = 8,
+    grad_accum: int = 1,
+    gradient_checkpointing: bool = False,
+    ratios: list[float] | None = None,
+    mix_size: int | None = None,
+    balance: bool = False,
+    use_vllm: bool = False,
+    merge: bool = False,
+    save_steps: int = 100,
+    save_total_limit: int = 2,
+    logging_steps: int = 5,
+    resume: bool = True,
+    seed: int = 0,
+    allow_download: bool = False,
+) -> dict[str, Any]:
+    """Optimise ``model`` with GRPO on the sample files ``data``; writes into ``out_dir`` like ``train_sft``.
+
+    ``reward`` names rewards of ``infimed.train.rewards`` (``format``, ``accuracy``, ``length``) or passes
+    reward functions directly (Python API). ``batch_size`` counts completions per device and step and must be
+    a multiple of ``num_generations``; ``beta`` weighs the KL penalty, ``epsilon``(``_high``) clip the ratio.
+    """
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()}
+    config["data"] = [str(p) for p in data]
+    config["reward"] = [r if isinstance(r, str) else getattr(r, "__name__", repr(r)) for r in reward]
+    if num_generations < 2:
+        raise ValueError(f"num_generations: GRPO needs at least 2 completions per prompt, got {num_generations}")
+    if batch_size % num_generations:
+        raise ValueError(f"batch_size ({batch_size}) must be a multiple of num_generations ({num_generations})")
+    if mode not in ("direct", "reasoning"):
+        raise ValueError(f"mode: expected 'direct' or 'reasoning', got {mode!r}")
+    if use_vllm:
+        components.require("vllm", "GRPO generation with vLLM (--use-vllm)", gpu=True)
+    reward_funcs = [
+        r if callable(r) else build_rewards([r], partial=partial, max_length=max_completion_length,
+                                            buffer=overlong_buffer)[0]
+        for r in reward
+    ]
+    if reward_weights is not None and len(reward_weights) != len(reward_funcs):
+        raise ValueError(f"got {len(reward_weights)} reward weights for {len(reward_funcs)} rewards")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    last_checkpoint = components.prepare_resume(out_dir, config, resume=resume)
+
+    samples = load_mixture([Path(p) for p in data], ratios=ratios, size=mix_size, seed=seed)
+    if balance:
+        samples = balance_answers(samples, seed=seed)
+    dataset = grpo_dataset(samples, mode=mode)  # type: ignore[arg-type]
+
+    from transformers import set_seed
+    from trl import GRPOConfig, GRPOTrainer
+
+    from infimed.train.callbacks import LossLog
+
+    set_seed(seed)
+    net, processor = components.load_for_training(model, method=method, allow_download=allow_download)
+    components.set_pixel_limits(processor, min_pixels=min_pixels, max_pixels=max_pixels)
+    peft_config = None
+    if method == "full":
+        components.freeze_parts(net, vision=freeze_vision, projector=freeze_projector)
+    elif not components.is_peft(net):
+        peft_config = components.lora_config(
+            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, targets=lora_targets,
+            train_vision=not freeze_vision, train_projector=not freeze_projector,
+        )
+
+    args = GRPOConfig(
+        output_dir=str(out_dir / components.CHECKPOINTS),
+        num_generations=num_generations,
+        beta=beta,
+        epsilon=epsilon,
+        epsilon_high=epsilon_high,
+        max_completion_length=max_completion_length,
+        temperature=temperature,
+        reward_weights=reward_weights,
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        learning_rate=learning_rate,
+        lr_scheduler_type=schedule,
+        warmup_steps=warmup,
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        gradient_checkpointing=gradient_checkpointing,
+        use_vllm=use_vllm,
+        vllm_mode="colocate",
+        save_strategy="steps",
+        save_steps=save_steps,
+        save_total_limit=save_total_limit,
+        logging_steps=logging_steps,
+        seed=seed,
+        data_seed=seed,
+        remove_unused_columns=False,  # the rewards read answer/answer_type/options columns
+        dataloader_num_workers=0,
+        report_to=[],
+        disable_tqdm=not progress.enabled(),
+        **components.precision_args(),
+    )
+    trainer = GRPOTrainer(
+        model=net, reward_funcs=reward_funcs, args=args, train_dataset=dataset, processing_class=processor,
+        peft_config=peft_config, callbacks=[LossLog(out_dir / "loss.jsonl")],
+    )
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last_checkpoint)
+    seconds = time.perf_counter() - started
+    saved = components.save_outputs(trainer.model, processor, out_dir, merge=merge)
+    return {
+        **saved,
+        "loss_log": str(out_dir / "loss.jsonl"),
+        "config": str(out_dir / "config.yaml"),
+        "resumed_from": last_checkpoint,
+        "n_samples": len(samples),
+        "answers": answer_counts(samples),
+        "steps": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        "seconds": round(seconds, 2),
+        "parameters": components.count_parameters(trainer.model),
+    }
