@@ -182,6 +182,24 @@ CHOICE: list[Case] = [
     ('My final answer is "C".', "choice", "med", "C", "marker"),
     ("The answer is not A, it's B.", "choice", "med", "B", "letter_mention"),
     ("The image shows a chest X-ray with a pneumothorax on the left side.", "choice", "med", "B", "option_text"),
+    # GPT / Qwen long-form styles
+    ("**Answer: B**", "choice", "med", "B", "marker"),
+    ("### Final Answer\nB", "choice", "med", "B", "letter_mention"),
+    ("Final Answer: The final answer is $\\boxed{C}$. I hope it is correct.", "choice", "med", "C", "boxed"),
+    ("C is the most likely diagnosis.", "choice", "med", "C", "leading"),
+    ("Based on the chest X-ray, the findings are consistent with a left-sided pneumothorax. Therefore, the "
+     "correct option is B.", "choice", "med", "B", "marker"),
+    ("The image shows normal lungs.", "choice", "med", "D", "option_text"),
+    ("Option D: Normal", "choice", "med", "D", "option_phrase"),
+    ("Choice: B", "choice", "med", "B", "option_phrase"),
+    ("The answer is A.\n\nA is correct because the consolidation is lobar.", "choice", "med", "A", "marker"),
+    ("I'm not able to provide medical diagnoses.", "choice", "med", None, "unparsed"),
+    ("Pneumothorax (B)", "choice", "med", "B", "letter_mention"),
+    ("It's B", "choice", "med", "B", "letter_mention"),
+    ("The most likely answer is **B. Pneumothorax**.", "choice", "med", "B", "marker"),
+    ("Pneumonia and pleural effusion are both visible.", "choice", "med", None, "ambiguous"),
+    ("A, B, C and D are all possible", "choice", "med", None, "ambiguous"),
+    ("None of the above", "choice", "med", None, "unparsed"),
 ]
 
 YES_NO: list[Case] = [
@@ -238,6 +256,12 @@ YES_NO: list[Case] = [
     ("Based on the image there is a nodule.", "yes_no", None, None, "unparsed"),
     ("yes/no", "yes_no", None, None, "ambiguous"),
     ("Yes and the nodule is large.", "yes_no", None, "yes", "leading_word"),
+    ("No, the lungs are clear.", "yes_no", None, "no", "leading_word"),
+    ("Yes.\n\nThe image shows a nodule in the right upper lobe.", "yes_no", None, "yes", "leading_word"),
+    ("No evidence of fracture.", "yes_no", None, "no", "leading_word"),
+    ("In this CT image, there is no evidence of a fracture.", "yes_no", None, None, "unparsed"),
+    ("Probably", "yes_no", None, None, "unparsed"),
+    ("Y", "yes_no", None, None, "unparsed"),
 ]
 
 OPEN: list[Case] = [
