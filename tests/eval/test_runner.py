@@ -146,3 +146,11 @@ def test_phantom_gold_run_is_perfect(phantom_dir: Path, tmp_path: Path) -> None:
     results = run_eval(samples, MockBackend("gold"), SamplingParams(), tmp_path / "run", n_boot=20, mode="reasoning")
     assert results["overall"]["accuracy"] == 1.0 and results["overall"]["n_errors"] == 0
     assert results["by"]["modality_x_task"]
+
+
+def test_cache_without_run_file_is_not_trusted(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "predictions.jsonl").write_text('{"id": "s0", "response": "A"}\n')
+    with pytest.raises(RunMismatchError, match="no run.json"):
+        run_eval(_samples(tmp_path, n=2), MockBackend("gold"), SamplingParams(), out)

@@ -47,8 +47,9 @@ def check_fingerprint(out_dir: Path, fp: dict[str, Any], *, overwrite: bool) -> 
         if not overwrite:
             old = (existing or {}).get("fingerprint") or {}
             diff = sorted(k for k in set(fp) | set(old) if fp.get(k) != old.get(k))
+            what = f"differs in: {', '.join(diff)}" if existing is not None else f"no {RUN_FILE} records them"
             raise RunMismatchError(
-                f"{out_dir} holds predictions made with other settings (differs in: {', '.join(diff)}); "
+                f"{out_dir} holds predictions made with other settings ({what}); "
                 "use another output folder or pass overwrite (--overwrite) to start fresh"
             )
         for name in OUTPUTS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import os
 import random
 import time
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import httpx
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})
+JSON_HEADERS = {"content-type": "application/json"}
 RAW_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
@@ -181,11 +183,12 @@ class OpenAIClient:
         }
         if job.seed is not None:
             body["seed"] = job.seed
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")  # encoded once for every attempt
         error = "no attempt made"
         for attempt in range(1, self.max_retries + 2):
             retry_after = None
             try:
-                resp = await http.post(self.url, json=body)
+                resp = await http.post(self.url, content=payload, headers=JSON_HEADERS)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 error = f"{type(exc).__name__}: {exc}".rstrip(": ")
             else:
