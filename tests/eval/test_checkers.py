@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import importlib.util
 import time
+from pathlib import Path
+from types import ModuleType
 
 import pytest
-from checker_cases import ALL, OPTIONS
 
 from infimed.eval.checkers import (
     check,
@@ -16,6 +18,20 @@ from infimed.eval.checkers import (
     token_prf,
 )
 from infimed.schema import Sample
+
+
+def _load_table() -> ModuleType:
+    """The case table beside this file, loaded by path (works with any pytest import mode)."""
+    path = Path(__file__).with_name("checker_cases.py")
+    spec = importlib.util.spec_from_file_location("infimed_checker_cases", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_TABLE = _load_table()
+ALL, OPTIONS = _TABLE.ALL, _TABLE.OPTIONS
 
 
 def test_table_is_large() -> None:
