@@ -105,10 +105,14 @@ def test_run_errors_are_clear(phantom_dir: Path, tmp_path: Path) -> None:
 def test_tiny_model_run_resume_rescore_compare(tiny_model_dir: Path, phantom_dir: Path, tmp_path: Path) -> None:
     """The acceptance path: evaluate the tiny model, resume, rescore its responses, compare with another run."""
     data = str(phantom_dir / "test.jsonl")
-    hf = ["run", "--backend", "hf", "--model", str(tiny_model_dir), "--data", data, "--limit", "10",
+    hf = ["run", "--backend", "hf", "--model", str(tiny_model_dir), "--data", data,
           "--max-new-tokens", "4", "--batch-size", "5", "--device", "cpu", "--n-boot", "50"]
-    code, output = _invoke(*hf, "--out", str(tmp_path / "tiny"))
+    code, output = _invoke(*hf, "--limit", "4", "--out", str(tmp_path / "tiny"))  # a first, partial run
     assert code == 0, output
+    code, output = _invoke(*hf, "--limit", "10", "--out", str(tmp_path / "tiny"))  # extends it
+    assert code == 0, output
+    generation = json.loads((tmp_path / "tiny" / "manifest.json").read_text())["generation"]
+    assert (generation["n_cached"], generation["n_generated"]) == (4, 6)
     results = json.loads((tmp_path / "tiny" / "results.json").read_text())
     assert results["overall"]["n"] == 10 and results["by"]["modality_x_task"]
     assert all(len(g["ci95"]) == 2 for g in results["by"]["modality"].values())
@@ -117,7 +121,7 @@ def test_tiny_model_run_resume_rescore_compare(tiny_model_dir: Path, phantom_dir
                            "--out", str(tmp_path / "r"))
     assert code == 1 and "cannot start backend" in output and "missing" in output
 
-    code, output = _invoke(*hf, "--out", str(tmp_path / "tiny"))  # finished: resumes without generating
+    code, output = _invoke(*hf, "--limit", "10", "--out", str(tmp_path / "tiny"))  # finished: nothing to do
     assert code == 0, output
     assert json.loads((tmp_path / "tiny" / "manifest.json").read_text())["generation"]["n_generated"] == 0
 
