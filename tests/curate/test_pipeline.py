@@ -124,3 +124,17 @@ def test_phantom_defects_are_removed_and_scored(phantom_defects_dir, tmp_path):
     assert precision["exact_duplicate"]["precision"] == 1.0
     assert precision["image_unreadable"]["precision"] == 1.0
     assert "Against ground truth" in (out / "card.md").read_text()
+
+
+def test_select_without_budget_is_skipped_and_said(tmp_path, pool):
+    cfg = load_config(None, ['steps=[{"name": "validate"}, {"name": "select"}]', "workers=1"])
+    result = run_pipeline([pool[0]], tmp_path / "out", cfg)
+    assert result["skipped"] == ["select"]
+    assert [s["name"] for s in result["stages"]] == ["read", "validate"]
+    assert "Skipped: select" in (tmp_path / "out" / "card.md").read_text()
+
+
+def test_default_config_names_the_agreed_order():
+    names = [s.name for s in load_config().steps]
+    assert names == ["validate", "deidentify", "dedup_exact", "label_noise", "dedup_near", "decontaminate",
+                     "quality", "select"]

@@ -68,6 +68,7 @@ def render_card(result: dict[str, Any], card: CardStats) -> str:
         "# Data card: curated set", "",
         f"Inputs: {', '.join(result['inputs'])}. Records read: {result['n_read']}; curated: "
         f"{result['n_curated']}; rejected: {result['n_rejected']} (engine: {result['engine']}).", "",
+        *([f"Skipped: {', '.join(result['skipped'])} (no budget given).", ""] if result.get("skipped") else []),
         "## Counts per stage", "",
         _table(["stage", "in", "kept", "dropped", "reasons", "seconds"], [
             [s["name"], s["in"], s["kept"], sum(s["dropped"].values()),
@@ -137,12 +138,14 @@ def score_against_truth(truth_path: Path, out_dir: Path) -> dict[str, Any]:
         if d["kind"] in DUP_KINDS and d.get("of"):
             families.union(d["id"], d["of"])
     dropped: dict[str, dict[str, Any]] = {}
+    deid: set[str] = set()
     with (out_dir / "rejected.jsonl").open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
+            if ((row.get("sample") or {}).get("meta") or {}).get("deid"):
+                deid.add(row["id"])  # de-identified, then dropped for another reason
             if row.get("id") is not None and row["reason"] not in NOT_DEFECT_REASONS:
                 dropped[row["id"]] = row
-    deid: set[str] = set()
     with (out_dir / "curated.jsonl").open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
@@ -178,6 +181,6 @@ def score_against_truth(truth_path: Path, out_dir: Path) -> dict[str, Any]:
         precision[reason] = {"n": len(rows), "correct": correct, "precision": correct / len(rows), "kind": against}
     if deid:
         correct = sum(kind_of.get(i) == "phi" for i in deid)
-        precision["deidentified (kept)"] = {"n": len(deid), "correct": correct, "precision": correct / len(deid),
+        precision["deidentified"] = {"n": len(deid), "correct": correct, "precision": correct / len(deid),
                                             "kind": "phi"}
     return {"path": str(truth_path), "recall": recall, "precision": precision}

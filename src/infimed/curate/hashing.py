@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from infimed.io.images import DEFAULT_MAX_PIXELS
 
@@ -69,16 +70,11 @@ def phash_of(grey32: np.ndarray) -> int:
     """64-bit perceptual hash of a 32x32 grey array."""
     coeffs = (_DCT32 @ grey32 @ _DCT32.T)[:8, :8].ravel()
     bits = coeffs[1:] > np.median(coeffs[1:])  # skip the DC term: brightness must not matter
-    value = 0
-    for b in bits:
-        value = (value << 1) | int(b)
-    return value
+    return int.from_bytes(np.packbits(np.concatenate([[False], bits])).tobytes(), "big")
 
 
 def compute_signature(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageSig:
     """Decode one image and compute its signature; never raises for a bad image."""
-    from PIL import Image
-
     from infimed.io.images import ImageLoadError, load_image
 
     try:
@@ -87,11 +83,11 @@ def compute_signature(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageS
         msg = str(exc)
         big = "pixel limit" in msg or "decompression bomb" in msg
         return ImageSig(path, error=msg, reason="image_too_large" if big else "image_unreadable")
-    rgb = np.asarray(im, dtype=np.uint8)
+    grey = im.convert("L")
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{im.width}x{im.height}".encode())
-    h.update(rgb.tobytes())
-    grey = im.convert("L")
+    # a grey image (R = G = B) is hashed by its grey plane: the same picture saved as L or RGB matches
+    h.update(grey.tobytes() if _is_grey(im) else im.tobytes())
     g32 = np.asarray(grey.resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
     g16 = np.asarray(grey.resize((THUMB, THUMB), Image.Resampling.BILINEAR), dtype=np.float32).ravel()
     std = float(np.asarray(grey, dtype=np.float32).std())
@@ -101,6 +97,11 @@ def compute_signature(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageS
         path, width=im.width, height=im.height, std=std, pixel_hash=h.hexdigest(),
         phash=phash_of(g32), thumb=t.astype(np.float16).tobytes(),
     )
+
+
+def _is_grey(rgb: Image.Image) -> bool:
+    r, g, b = rgb.split()
+    return r.tobytes() == g.tobytes() == b.tobytes()
 
 
 def _compute_many(args: tuple[list[str], int]) -> list[ImageSig]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from infimed.curate.base import STEPS, Drop, Step
-from infimed.curate.config import CurateConfig, dump_config
+from infimed.curate.config import CurateConfig, StepSpec, dump_config
 from infimed.io.jsonl import atomic_open, iter_records, write_json, write_text
 from infimed.progress import track
 from infimed.schema import Sample
@@ -172,7 +172,9 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
         _mark_done(stage_dir, fp, stats)
     stages.append(stats)
 
-    for k, spec in enumerate(config.steps, start=1):
+    active = [s for s in config.steps if not _needs_budget(s, config)]
+    skipped = [s.name for s in config.steps if _needs_budget(s, config)]
+    for k, spec in enumerate(active, start=1):
         options = config.step_options(spec)
         fp = fingerprint(fp, spec.name, options, config.engine)
         prev_dir, stage_dir = stage_dir, steps_dir / f"{k:02d}_{spec.name}"
@@ -182,7 +184,13 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
             _mark_done(stage_dir, fp, stats)
         stages.append(stats)
 
-    return _finish(inputs, out_dir, config, stages, stage_dir)
+    result = _finish(inputs, out_dir, config, stages, stage_dir, skipped)
+    return result
+
+
+def _needs_budget(spec: StepSpec, config: CurateConfig) -> bool:
+    """``select`` without any budget has nothing to do: the run skips it (and says so) instead of failing."""
+    return spec.name == "select" and config.budget is None and "budget" not in spec.options
 
 
 def _run_one(name: str, options: dict[str, Any], source: Path, stage_dir: Path, config: CurateConfig,
@@ -229,7 +237,7 @@ def _mark_done(stage_dir: Path, fp: str, stats: dict[str, Any]) -> None:
 
 
 def _finish(inputs: list[Path], out_dir: Path, config: CurateConfig, stages: list[dict[str, Any]],
-            last_dir: Path) -> dict[str, Any]:
+            last_dir: Path, skipped: list[str]) -> dict[str, Any]:
     from infimed.curate.card import CardStats, render_card, score_against_truth
     from infimed.curate.export import export_all, place_images
 
@@ -254,7 +262,7 @@ def _finish(inputs: list[Path], out_dir: Path, config: CurateConfig, stages: lis
     result = {
         "inputs": [str(p) for p in inputs], "out": str(out_dir), "engine": config.engine,
         "n_read": stages[0]["in"], "n_curated": card.n_kept, "n_rejected": card.n_rejected,
-        "stages": stages, "exports": exports, "truth": truth,
+        "stages": stages, "skipped": skipped, "exports": exports, "truth": truth,
         "finish_seconds": round(time.perf_counter() - t0, 3),
     }
     write_json(out_dir / "stats.json", result)

@@ -4,7 +4,7 @@ An index of the evaluation sets is built first: per eval image its perceptual ha
 question its word n-grams. A training sample is contaminated when
 - it has images and each one matches an eval item's image (hash within ``max_hamming`` bits and thumbnail
   correlation >= ``min_image_similarity``) and, for that item, the questions share n-grams
-  (overlap >= ``min_overlap`` of the shorter question's n-grams) or the answer as text agrees; with
+  (overlap >= ``min_overlap`` of the shorter question's n-grams) or task and answer (as text) agree; with
   ``image_only: true`` an image match alone is enough (for sets whose test images must never be trained on);
 - it has no images and >= ``min_overlap`` of its question's n-grams occur in one eval question
   (the n-gram-overlap rule of GPT-3 / datatrove, with short n since VQA questions are short).
@@ -103,8 +103,8 @@ class Decontaminate:
                     return e, "image matches an evaluation image"
                 if overlap >= self.min_overlap:
                     return e, f"image matches; question n-gram overlap {overlap:.2f}"
-                if index.answers[e] == answer_key(s.answer_type, s.answer, s.options):
-                    return e, f"image matches and same answer (question n-gram overlap {overlap:.2f})"
+                if index.answers[e] == answer_key(s.answer_type, s.answer, s.options) and index.tasks[e] == s.task:
+                    return e, f"image matches, same task and answer (question n-gram overlap {overlap:.2f})"
             return None
         best, best_overlap = None, 0.0
         for e in index.text_candidates(grams):
@@ -127,6 +127,7 @@ class _EvalIndex:
         self.ids: list[str] = []
         self.files: list[str] = []
         self.answers: list[str] = []
+        self.tasks: list[str | None] = []
         self.qgrams: list[set[str]] = []
         self.gram_index: dict[str, list[int]] = {}
         self.image_items: list[int] = []  # eval item of each indexed image set
@@ -143,6 +144,7 @@ class _EvalIndex:
         self.ids.append(e.id)
         self.files.append(file)
         self.answers.append(answer_key(e.answer_type, e.answer, e.options))
+        self.tasks.append(e.task)
         grams = shingles(e.question, self.n)
         self.qgrams.append(grams)
         for g in grams:

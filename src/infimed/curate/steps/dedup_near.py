@@ -10,6 +10,11 @@ Many VQA sets ask several different questions about one image, so the same image
 answer is not a duplicate. Text-only samples are matched with datasketch MinHash LSH on question + options and
 confirmed by the same answer.
 
+Thresholds (12 bits, 0.85) were tuned on phantom near copies (crop 2-6 %, resize, JPEG q70-90, brightness):
+about 92 % of them fall inside. The phantom also draws distinct cases that look alike at any scale (same
+modality, region and lesion layout, differing only in sensor noise); with the same task and answer those
+merge too, which is redundant data for training but counts against precision measured on ``defects.jsonl``.
+
 Matches are merged into clusters (union-find); each cluster keeps its first sample in input order (so the
 result is deterministic) and drops the rest with ``of`` = the kept id. The step reads its input twice; given
 a one-shot iterator it spools the samples to a temporary file. It holds only signatures in memory: per unique
@@ -112,8 +117,8 @@ class DedupNear:
     def __init__(
         self,
         *,
-        max_hamming: int = 10,
-        min_image_similarity: float = 0.9,
+        max_hamming: int = 12,
+        min_image_similarity: float = 0.85,
         text_threshold: float = 0.6,
         text_only_threshold: float = 0.8,
         same_task_counts: bool = True,
