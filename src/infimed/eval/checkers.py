@@ -105,6 +105,7 @@ _MARKER = re.compile(
     r"|(?:故|因此|所以|应)选(?:择)?\s*[:：]?",
     _I,
 )
+_MARKER_WORDS = ("answer", "option", "choice", "choose", "select", "pick", "go with", "答案", "选")
 _SENTENCE_END = re.compile(r"\n|[.!?;](?=\s)|[。！？；]")
 _MARKDOWN = re.compile(r"\*\*|__|`|\$")
 _LINE_PREFIX = re.compile(r"^\s*(?:#+|>|[-*•]\s)\s*")
@@ -190,6 +191,8 @@ def check_sample(sample: Sample, response: str | None) -> Check:
 
 def strip_think(text: str) -> str | None:
     """Remove complete ``<think>`` blocks; None when one is left unclosed (the answer never came)."""
+    if "<" not in text:
+        return text.strip()
     kept, pos = [], 0
     while (start := _THINK_OPEN.search(text, pos)) is not None:  # a loop, not one regex: linear time
         end = _THINK_CLOSE.search(text, start.end())
@@ -218,24 +221,25 @@ def parse_think_answer(text: str) -> tuple[str, str] | None:
 def extract_choice(text: str, options: dict[str, str] | None) -> tuple[str | None, str]:
     """``(letter, rule)`` for a multiple-choice response; ``(None, why)`` when no single letter is read."""
     letters = frozenset(options) if options else frozenset(DEFAULT_LETTERS)
-    if _echoes_options(text, letters):
+    slots, why = _slots(text)
+    if why is not None:
+        return None, why
+    if not any(source for _, source in slots) and _echoes_options(slots[-1][0], letters):
         return None, "ambiguous"
-    return _read(text, lambda span, source: _choice_in(span, letters, options, after_marker=source == "marker"))
+    return _read(slots, lambda span, source: _choice_in(span, letters, options, after_marker=source == "marker"))
 
 
-def _echoes_options(text: str, letters: frozenset[str]) -> bool:
-    """A response without answer tag, box or marker that lists several options line by line ("A. ..\nB. ..")."""
-    body = strip_think(text) if text else None
-    if not body or "\n" not in body:
-        return False
-    if _ANSWER_TAG.search(body) or _BOXED.search(body) or _MARKER.search(body):
-        return False
-    return len({m.group(1) for m in _OPTION_LINE.finditer(body)} & letters) > 1
+def _echoes_options(body: str, letters: frozenset[str]) -> bool:
+    """The response lists several options line by line ("A. ..\nB. ..") -- with no tag, box or marker."""
+    return "\n" in body and len({m.group(1) for m in _OPTION_LINE.finditer(body)} & letters) > 1
 
 
 def extract_yes_no(text: str) -> tuple[str | None, str]:
     """``("yes"|"no", rule)`` from the leading answer word; ``(None, why)`` otherwise."""
-    return _read(text, lambda span, _source: _yes_no_in(span))
+    slots, why = _slots(text)
+    if why is not None:
+        return None, why
+    return _read(slots, lambda span, _source: _yes_no_in(span))
 
 
 def normalize_open(text: str) -> str:
@@ -272,7 +276,9 @@ def _slots(text: str) -> tuple[list[tuple[str, str]], str | None]:
     boxed = _last_boxed(body)
     if boxed is not None:
         return [(boxed, "boxed")], None
-    ends = [m.end() for m in _MARKER.finditer(body)][-MAX_MARKERS:]
+    low = body.lower()
+    has_marker = any(word in low for word in _MARKER_WORDS)  # cheap pre-check before the big regex
+    ends = [m.end() for m in _MARKER.finditer(body)][-MAX_MARKERS:] if has_marker else []
     slots = [(_first_sentence(body[end:end + MAX_SPAN]), "marker") for end in reversed(ends)]
     first = _first_sentence(body)
     slots.append((first, ""))
@@ -281,10 +287,7 @@ def _slots(text: str) -> tuple[list[tuple[str, str]], str | None]:
     return slots, None
 
 
-def _read(text: str, reader: _Reader) -> tuple[str | None, str]:
-    slots, why = _slots(text)
-    if why is not None:
-        return None, why
+def _read(slots: list[tuple[str, str]], reader: _Reader) -> tuple[str | None, str]:
     for span, source in slots:
         value, rule = reader(span, source)
         if rule != "unparsed":  # a reading or a definite "ambiguous"
