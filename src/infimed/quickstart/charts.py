@@ -51,9 +51,12 @@ def bar_chart_ci(
             f'fill="{color}"><title>{escape(label)}: {value:.1%}</title></rect>'
             f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" class="tick">'
             f"{escape(label)}</text>"
-            f'<text x="{x + bar_w / 2:.1f}" y="{y(value) - 6:.1f}" text-anchor="middle" class="value">{value:.1%}</text>'
         )
         ci = cis[i] if i < len(cis) else None
+        label_y = y(max(value, ci[1]) if ci is not None else value) - 6
+        parts.append(
+            f'<text x="{x + bar_w / 2:.1f}" y="{label_y:.1f}" text-anchor="middle" class="value">{value:.1%}</text>'
+        )
         if ci is not None:
             cx = x + bar_w / 2
             parts.append(
@@ -92,6 +95,11 @@ def line_chart(
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" class="grid"/>'
             f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" class="tick">{v:.2f}</text>'
+        )
+    for i in range(5):
+        v = x0 + (x1 - x0) * i / 4
+        parts.append(
+            f'<text x="{sx(v):.1f}" y="{top + plot_h + 14}" text-anchor="middle" class="tick">{v:,.0f}</text>'
         )
     parts.append(
         f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle" class="tick">{escape(x_label)}</text>'

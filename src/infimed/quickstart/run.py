@@ -191,8 +191,10 @@ def quickstart(
     out.mkdir(parents=True, exist_ok=True)
     paths = prepare_data(out, data=data, npz=npz, n=n, seed=seed)
 
-    log(f"curating {paths['train']} to a budget of {budget}")
-    curated = curate(paths["train"], paths["test"], paths["truth"], out / "curated", budget=budget, workers=workers)
+    n_pool = count_lines(paths["train"])
+    target = round(budget * n_pool) if budget <= 1 else int(budget)  # a fraction of the whole dirty pool
+    log(f"curating {paths['train']} ({n_pool} samples) down to {target}")
+    curated = curate(paths["train"], paths["test"], paths["truth"], out / "curated", budget=target, workers=workers)
     n_curated = count_lines(curated)
     random_file = random_subset(paths["train"], n_curated, out / "random", seed=seed)
     arm_data = {"curated": curated, "random": random_file, "full": paths["train"]}

@@ -1,0 +1,109 @@
+"""The quickstart report: verdict sentences from the numbers, and a real headless-Chromium render."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from infimed.quickstart.report import render_html, render_md, verdict
+from infimed.quickstart.run import summarise
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def _summary(curated: float, random_: float, full: float, n: int = 400) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    per_arm = {arm: [rng.permutation((np.arange(n) < round(p * n)).astype(float))] for arm, p in
+               (("curated", curated), ("random", random_), ("full", full))}
+    s = summarise(per_arm, {"curated": 200, "random": 200, "full": 1000}, n_boot=500)
+    s.update(budget=0.2, budget_label="20%", description="test run")
+    return s
+
+
+def _results() -> dict[str, dict[str, Any]]:
+    group = {"n": 50, "accuracy": 0.8, "ci95": [0.7, 0.9]}
+    return {arm: {"by": {"modality_x_task": {"ct/counting": group, "mri/lesion_localization": group}}}
+            for arm in ("curated", "random", "full")}
+
+
+CURATION = {
+    "steps": [{"name": "validate", "in": 100, "kept": 95, "dropped": {"image_unreadable": 5}},
+              {"name": "dedup_exact", "in": 95, "kept": 80, "dropped": {"exact_duplicate": 15}}],
+    "recall": {"exact_duplicate": {"n": 15, "caught": 15, "recall": 1.0}},
+    "precision": {"exact_duplicate": {"n": 15, "correct": 15, "precision": 1.0, "kind": "same duplicate family"}},
+}
+LOSSES = {"curated": [(1.0, 2.0), (2.0, 1.5), (3.0, 1.0)], "random": [(1.0, 2.1), (2.0, 1.9)], "full": []}
+
+
+def test_verdict_tells_the_truth_both_ways() -> None:
+    win = _summary(0.9, 0.6, 0.92)
+    assert win["goal"]["beats_random_beyond_ci"] and win["goal"]["reaches_95pct_of_full"]
+    assert "beat random selection by" in " ".join(verdict(win))
+    lose = _summary(0.6, 0.61, 0.9)
+    text = " ".join(verdict(lose))
+    assert not lose["goal"]["beats_random_beyond_ci"]
+    assert "did NOT beat random selection" in text and "NOT met" in text
+
+
+def test_summary_paired_differences() -> None:
+    s = _summary(0.9, 0.6, 0.92)
+    d = s["differences"]["curated-random"]
+    assert d["ci95"][0] < d["diff"] < d["ci95"][1] and d["significant"] and d["p_value"] < 0.05
+    assert set(s["arms"]) == {"curated", "random", "full"} and s["arms"]["full"]["n_train"] == 1000
+
+
+def test_markdown_has_tables_and_commands() -> None:
+    md = render_md(_summary(0.9, 0.6, 0.92), _results(), [("eval", "infimed eval run --model m")])
+    assert "| curated subset | 200 |" in md and "ct/counting" in md and "infimed eval run --model m" in md
+
+
+def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed")
+    playwright = pytest.importorskip("playwright.sync_api")
+    page_path = tmp_path / "report.html"
+    page_path.write_text(render_html(_summary(0.9, 0.6, 0.92), _results(), CURATION, LOSSES,
+                                     [("eval", "infimed eval run")]), encoding="utf-8")
+    check_report_in_browser(playwright, chromium, page_path, ARTIFACTS / "report-unit.png")
+
+
+def check_report_in_browser(playwright: Any, chromium: str, page_path: Path, screenshot: Path) -> None:
+    """Load the page offline; every chart must draw and the console must stay clean."""
+    errors: list[str] = []
+    requests: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        try:
+            context = browser.new_context(offline=True)
+            page = context.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(page_path.as_uri(), wait_until="load")
+            charts = page.eval_on_selector_all(
+                "svg.chart",
+                "els => els.map(e => { const b = e.getBoundingClientRect();"
+                " return {name: e.dataset.chart, w: b.width, h: b.height,"
+                " marks: e.querySelectorAll('rect, polyline, line').length}; })",
+            )
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    assert errors == []
+    assert [u for u in requests if not u.startswith("file:")] == []
+    names = {c["name"] for c in charts}
+    assert {"accuracy", "loss"} <= names
+    for c in charts:
+        assert c["w"] > 100 and c["h"] > 50 and c["marks"] > 0, c
+    assert screenshot.stat().st_size > 10_000
