@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from infimed.eval.checkers import _normalize, check_sample
+from infimed.eval.checkers import _normalize_known, check_sample
 from infimed.eval.compare import compare_runs
 from infimed.eval.scoring import score_run
 from infimed.schema import MODALITIES, TASKS, Sample
@@ -97,7 +97,7 @@ def main() -> None:
           f"unparsed {unparsed / args.n:.1%}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        _normalize.cache_clear()  # time score_run cold, not helped by the extraction pass above
+        _normalize_known.cache_clear()  # time score_run cold, not helped by the extraction pass above
         t, cpu = time.perf_counter(), time.process_time()
         results = score_run(samples, preds, Path(tmp) / "a", n_boot=args.n_boot)
         score_s, score_cpu = time.perf_counter() - t, time.process_time() - cpu

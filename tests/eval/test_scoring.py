@@ -122,6 +122,8 @@ def test_bad_input(tmp_path: Path) -> None:
     assert results["overall"]["n_errors"] == 1
     row = json.loads((tmp_path / "y" / "samples.jsonl").read_text())
     assert row["error"] == "response must be a string, got int"
+    results = score_run(_samples()[:1], {"c1": {"id": "c1", "response": "B", "error": ""}}, tmp_path / "z", n_boot=10)
+    assert (results["overall"]["n"], results["overall"]["n_correct"]) == (1, 1)  # "" is no error
 
 
 def test_rescoring_is_deterministic(tmp_path: Path) -> None:

@@ -179,7 +179,7 @@ def check(
         return Check(word, word is not None and word == answer.strip().lower(), rule)
     if answer_type == "open":
         text, rule = _extract_open(response or "")
-        gold = normalize_open(answer)
+        gold = _normalize_known(answer)
         p, r, f = token_prf(text or "", gold)
         return Check(text, text is not None and text == gold, rule, p, r, f)
     raise ValueError(f"answer_type: unknown {answer_type!r}; expected one of {ANSWER_TYPES}")
@@ -361,7 +361,7 @@ def _choice_in(
     m = _LEADING_BARE.match(s)
     if m is not None and options:
         letter = m.group(1).upper()
-        own = _normalize(options.get(letter, ""))
+        own = _normalize_known(options.get(letter, ""))
         if own and (_normalize(m.group(2)) + " ").startswith(own + " "):
             return letter, "leading"
     found = {(m.group(1) or m.group(2)).upper() for m in _OPTION_PHRASE.finditer(s)} & letters
@@ -393,7 +393,7 @@ def _final_capital(s: str) -> str | None:
 
 
 def _option_text(s: str, options: dict[str, str]) -> tuple[str | None, str]:
-    texts = {k: _normalize(v) for k, v in options.items()}
+    texts = {k: _normalize_known(v) for k, v in options.items()}
     if set(texts.values()) <= {"yes", "no", ""} and len({t for t in texts.values() if t}) == 2:
         word, rule = _yes_no_in(s)
         if word is None:
@@ -457,10 +457,13 @@ def _yes_no_in(span: str) -> tuple[str | None, str]:
 
 
 # ----------------------------------------------------------------------------------------- open text
-@lru_cache(maxsize=65536)
 def _normalize(text: str) -> str:
     t = _clean(unicodedata.normalize("NFKC", text)).lower()
     for _ in range(2):
         t = _OPEN_PREFIX.sub("", t)
     t = _NON_WORD.sub(" ", t)
     return " ".join(_NUMBERS.get(w, w) for w in t.split() if w not in _ARTICLES)
+
+
+# option texts and gold answers repeat across a benchmark: normalise each once (responses are not cached)
+_normalize_known = lru_cache(maxsize=8192)(_normalize)

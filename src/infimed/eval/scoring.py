@@ -86,7 +86,7 @@ def score_sample(sample: Sample, prediction: Mapping[str, Any] | None) -> dict[s
         row["error"] = "missing prediction"
         return row
     response, error = prediction.get("response"), prediction.get("error")
-    if error is not None:
+    if error:  # an empty error string means none
         row.update(response=response if isinstance(response, str) else None, error=str(error))
         return row
     if not isinstance(response, str):
