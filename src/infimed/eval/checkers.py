@@ -46,14 +46,15 @@ option ("E" with options A-D) is unparsed.
 Yes/no (``extract_yes_no``) reads the leading answer word only (after an introductory clause such as
 "Based on the image, "), never substrings: "Yes, a nodule is present" -> yes (it contains "no"); "No."
 and "no, there is no effusion" -> no; "Not sure" -> unparsed; "There is no effusion" -> unparsed (a
-sentence is not an answer word). Yes words: yes, yeah, yep, yup,
-true, correct, affirmative, positive, 是/是的/对/有/存在. No words: no, nope, false, incorrect, negative,
+sentence is not an answer word); rule ``leading_word``. Yes words: yes, yeah, yep, yup, true, correct,
+affirmative, positive, 是/是的/对/有/存在. No words: no, nope, false, incorrect, negative,
 否/不是/不/没有/无/不存在. Decisions: "nope" is no and "true"/"false" are yes/no -- each is a plain
 answer to a yes/no question; hedges are unparsed even when they start with "no" ("No idea", "no way to
 tell", 不确定, 无法判断, 是否...). "Yes or no" is ambiguous.
 
 Open answers: ``normalize_open`` (NFKC, lowercase, markdown/LaTeX, "the answer is" prefixes,
-punctuation, the articles a/an/the, number words zero-twenty -> digits, whitespace) then exact match;
+punctuation, the articles a/an/the, number words zero-twenty -> digits, whitespace) of the answer slot,
+marker sentence or first sentence (rule ``text`` for the last), then exact match;
 token-level precision, recall and F1 against the gold answer are reported too (each CJK character is
 one token). An empty reading has precision = recall = F1 = 0.
 """
