@@ -15,6 +15,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import resource
 import socket
 import time
 from typing import Any
@@ -93,6 +94,11 @@ def one_round(port: int, args: argparse.Namespace) -> tuple[list[GenResult], flo
     return results, time.perf_counter() - start
 
 
+def client_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process only: the server is a child process
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=2000)
@@ -109,7 +115,9 @@ def main() -> None:
     if not ready.wait(10):
         raise SystemExit("test server did not start")
     try:
+        cpu_start = client_cpu_seconds()
         rounds = [one_round(port, args) for _ in range(args.repeat)]
+        cpu_per_request = (client_cpu_seconds() - cpu_start) / (args.repeat * args.requests)
     finally:
         server.terminate()
         server.join()
@@ -129,6 +137,8 @@ def main() -> None:
     print(f"best round         {elapsed:.2f} s, latency p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
     print(f"throughput         {rate:.1f} requests/s (ideal {ideal:.0f})")
     print(f"fraction of ideal  {rate / ideal:.1%}")
+    print(f"client CPU         {cpu_per_request * 1000:.2f} ms per request "
+          f"({ideal * cpu_per_request:.0%} of one core at the ideal rate)")
 
 
 if __name__ == "__main__":
