@@ -107,3 +107,24 @@ def test_allocate_nested_balances_each_level():
     assert sum(q.values()) == 18
     assert {m: sum(v for k, v in q.items() if k[0] == m) for m in ("ct", "mri", "us")} == {"ct": 6, "mri": 6, "us": 6}
     assert q[("ct", "b")] == 1 and q[("ct", "a")] == 5
+
+
+def test_dense_fallback_and_projection_still_cover_well():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4000, 64)).astype(np.float32)  # no clusters: pruning cannot help
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    dense = alg.kcenter_greedy(x, 50, seed=0)
+    assert dense.tolist() == _naive_kcenter(x, 50, int(dense[0]))  # the dense path is the same algorithm
+    projected = alg.kcenter_greedy(x, 50, seed=0, project=16)
+    rand = alg.random_subset(len(x), 50, seed=0)
+    assert alg.coverage_radius(x, projected) <= alg.coverage_radius(x, rand)
+
+
+def test_cluster_then_select_covers_almost_as_well_as_global():
+    x = _clustered(4000, 32, 30, seed=4)
+    glob = alg.kcenter_greedy(x, 80, seed=0)
+    part = alg.kcenter_partitioned(x, 80, parts=8, seed=0)
+    assert len(part) == 80 and len(set(part.tolist())) == 80
+    rand = alg.random_subset(len(x), 80, seed=0)
+    r_glob, r_part, r_rand = (alg.coverage_radius(x, s) for s in (glob, part, rand))
+    assert r_part <= 1.3 * r_glob and r_part < r_rand

@@ -4,10 +4,13 @@ All functions take an (n, d) float32 matrix of L2-normalised rows (cosine = dot 
 selected row indices in selection order.
 
 - ``kcenter_greedy``: farthest-point (Gonzalez) selection, optionally weighted by quality (pick the point
-  maximising ``distance * weight``). Scales to 1M x 384 by pruning with the triangle inequality: points
-  are grouped by their nearest selected centre, and a new centre ``c`` can only capture points of a group
-  whose centre ``a`` satisfies ``radius(a) > d(a, c) / 2``; all other groups are skipped. Early iterations
-  touch everything, later ones a small neighbourhood, so the total is far below naive ``n * k * d``.
+  maximising ``distance * weight``). Pruned with the triangle inequality: points are grouped by their
+  nearest selected centre, and a new centre ``c`` can only capture points of a group whose centre ``a``
+  satisfies ``radius(a) > d(a, c) / 2``; other groups are skipped. On clustered data later iterations
+  touch a small neighbourhood. On data of high intrinsic dimension pruning stops paying and it switches
+  to dense mat-vec passes; ``project`` (a random projection to e.g. 32-64 dims) then cuts each pass ~10x
+  at a small cost in coverage (see ``bench/curate_select.py``).
+- ``kcenter_partitioned``: cluster-then-select for very large pools (1M x 384 -> 10k in minutes).
 - ``deita_threshold``: in descending quality order, admit a sample only when its nearest already-admitted
   neighbour has cosine similarity below ``threshold`` (DEITA, Liu et al. 2024); checked in blocks.
 - ``random_subset``: the baseline.
@@ -21,11 +24,31 @@ from collections.abc import Mapping
 
 import numpy as np
 
+CHUNK = 32768  # rows gathered at a time: bounds temporary memory to CHUNK x d floats
+
 
 def _sqdist(x: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Squared Euclidean distance of rows of ``x`` to one point ``c`` (float32)."""
     diff = x - c
     return np.einsum("ij,ij->i", diff, diff)
+
+
+def _dist_rows(x: np.ndarray, idx: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Euclidean distance of rows ``x[idx]`` to ``c``, gathering at most ``CHUNK`` rows at a time."""
+    out = np.empty(len(idx), np.float32)
+    for start in range(0, len(idx), CHUNK):
+        part = idx[start:start + CHUNK]
+        out[start:start + len(part)] = _sqdist(x[part], c)
+    return np.sqrt(np.maximum(out, 0.0, out=out), out=out)
+
+
+def random_projection(x: np.ndarray, dim: int, *, seed: int = 0, block: int = 65536) -> np.ndarray:
+    """Johnson-Lindenstrauss projection to ``dim`` columns (float32, blockwise): distances kept ~ +-10%."""
+    r = np.random.default_rng(seed).standard_normal((x.shape[1], dim), dtype=np.float32) / np.sqrt(dim)
+    out = np.empty((len(x), dim), np.float32)
+    for start in range(0, len(x), block):
+        out[start:start + block] = x[start:start + block] @ r
+    return out
 
 
 def kcenter_greedy(
@@ -35,45 +58,55 @@ def kcenter_greedy(
     weights: np.ndarray | None = None,
     first: int | None = None,
     seed: int = 0,
+    project: int | None = None,
+    dense_switch: float = 0.5,
 ) -> np.ndarray:
-    """Greedy k-center with triangle-inequality pruning; ``weights`` (>0) favour high-quality points."""
+    """Greedy k-center; ``weights`` (>0) favour high-quality points; ``project`` runs it on a random projection.
+
+    Pruned by the triangle inequality while that pays; when a new centre keeps touching more than
+    ``dense_switch`` of the pool (high intrinsic dimension: every group is "near"), it switches to dense
+    passes (one mat-vec per centre), which is the same computation without the bookkeeping.
+    """
     n = len(x)
     k = min(k, n)
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
+    if project is not None and project < x.shape[1]:
+        x = random_projection(x, project, seed=seed)
     x = np.ascontiguousarray(x, dtype=np.float32)
     w = np.ones(n, np.float32) if weights is None else np.asarray(weights, np.float32)
     if first is None:
         first = int(np.argmax(w)) if weights is not None else int(np.random.default_rng(seed).integers(n))
     centres = [first]
-    mind = np.sqrt(np.maximum(_sqdist(x, x[first]), 0.0))  # distance to nearest centre
-    owner = np.zeros(n, np.int64)  # index into ``centres``
+    mind = _dist_rows(x, np.arange(n), x[first])  # distance to nearest centre
     members: list[np.ndarray] = [np.arange(n)]
     radius = [float(mind.max())]
     best = [int(np.argmax(mind * w))]  # member maximising weighted distance, per group
     best_score = [float(mind[best[0]] * w[best[0]])]
     mind[first] = 0.0
     cx = [x[first]]
-    for _ in range(1, k):
+    touched_recent: list[float] = []
+    while len(centres) < k:
         g = int(np.argmax(best_score))
         if best_score[g] <= 0:
-            break  # every point is a centre (duplicates): nothing left to cover
+            return np.asarray(centres, dtype=np.int64)  # every point is a centre (duplicates)
         c = best[g]
-        j = len(centres)
         centres.append(c)
         cx.append(x[c])
-        centre_mat = np.stack(cx[:-1])
-        dcc = np.sqrt(np.maximum(_sqdist(centre_mat, x[c]), 0.0))
+        dcc = np.sqrt(np.maximum(_sqdist(np.stack(cx[:-1]), x[c]), 0.0))
         touched = np.nonzero(np.asarray(radius) > dcc / 2)[0]
+        touched_recent.append(sum(len(members[a]) for a in touched) / n)
+        if len(touched_recent) >= 8 and np.mean(touched_recent[-8:]) > dense_switch:
+            _dense_update(x, mind, c)
+            return _kcenter_dense(x, k, w, mind, centres)
         moved: list[np.ndarray] = []
         for a in touched:
             idx = members[a]
-            d = np.sqrt(np.maximum(_sqdist(x[idx], x[c]), 0.0))
+            d = _dist_rows(x, idx, x[c])
             closer = d < mind[idx]
             if closer.any():
                 take = idx[closer]
                 mind[take] = d[closer]
-                owner[take] = j
                 moved.append(take)
                 idx = idx[~closer]
                 members[a] = idx
@@ -93,6 +126,82 @@ def kcenter_greedy(
         best.append(int(new[b]))
         best_score.append(float(r[b] * w[new[b]]))
     return np.asarray(centres, dtype=np.int64)
+
+
+def _dense_update(x: np.ndarray, mind: np.ndarray, c: int, sq: np.ndarray | None = None) -> None:
+    """``mind = min(mind, |x - x[c]|)`` in one mat-vec, blockwise; ``sq`` = squared row norms if known."""
+    xc = x[c]
+    cc = float(xc @ xc)
+    for start in range(0, len(x), 262144):
+        xb = x[start:start + 262144]
+        rows = (xb * xb).sum(1) if sq is None else sq[start:start + 262144]
+        d = rows + cc - 2.0 * (xb @ xc)
+        np.sqrt(np.maximum(d, 0.0, out=d), out=d)
+        np.minimum(mind[start:start + 262144], d, out=mind[start:start + 262144])
+    mind[c] = 0.0
+
+
+def _kcenter_dense(x: np.ndarray, k: int, w: np.ndarray, mind: np.ndarray, centres: list[int]) -> np.ndarray:
+    sq = np.einsum("ij,ij->i", x, x)
+    score = np.empty_like(mind)
+    while len(centres) < k:
+        np.multiply(mind, w, out=score)
+        c = int(np.argmax(score))
+        if score[c] <= 0:
+            break
+        centres.append(c)
+        _dense_update(x, mind, c, sq)
+    return np.asarray(centres, dtype=np.int64)
+
+
+def coarse_partition(x: np.ndarray, parts: int, *, seed: int = 0, sample: int = 50_000, iters: int = 8) -> np.ndarray:
+    """Part label per row: Lloyd k-means fitted on a random sample, then every row assigned (blockwise)."""
+    rng = np.random.default_rng(seed)
+    fit = x[np.sort(rng.choice(len(x), size=min(sample, len(x)), replace=False))].astype(np.float32)
+    centres = fit[rng.choice(len(fit), size=min(parts, len(fit)), replace=False)].copy()
+
+    def assign(rows: np.ndarray) -> np.ndarray:
+        return np.argmin((centres * centres).sum(1)[None, :] - 2.0 * rows @ centres.T, axis=1)
+
+    for _ in range(iters):
+        labels = assign(fit)
+        for p in range(len(centres)):
+            members = fit[labels == p]
+            if len(members):
+                centres[p] = members.mean(0)
+    out = np.empty(len(x), np.int64)
+    for start in range(0, len(x), CHUNK):
+        out[start:start + CHUNK] = assign(x[start:start + CHUNK])
+    return out
+
+
+def kcenter_partitioned(
+    x: np.ndarray,
+    k: int,
+    *,
+    parts: int = 64,
+    weights: np.ndarray | None = None,
+    seed: int = 0,
+    project: int | None = None,
+) -> np.ndarray:
+    """Cluster-then-select: coarse k-means into ``parts``, budget split by part size, k-center in each part.
+
+    Cost ~ n * k * d / parts instead of n * k * d; coverage stays close to global k-center because each
+    part is covered on its own (seams between parts cost a little; see the benchmark).
+    """
+    n = len(x)
+    k = min(k, n)
+    labels = coarse_partition(x, parts, seed=seed)
+    groups = [np.nonzero(labels == p)[0] for p in range(int(labels.max()) + 1)]
+    sizes = {str(p): len(g) for p, g in enumerate(groups)}
+    quotas = allocate(sizes, k, {p: float(v) for p, v in sizes.items()})
+    chosen: list[np.ndarray] = []
+    for p, idx in enumerate(groups):
+        quota = quotas[str(p)]
+        if quota:
+            w = None if weights is None else weights[idx]
+            chosen.append(idx[kcenter_greedy(x[idx], quota, weights=w, seed=seed, project=project)])
+    return np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
 
 
 def coverage_radius(x: np.ndarray, selected: np.ndarray, *, block: int = 65536) -> float:
