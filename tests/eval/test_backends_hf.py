@@ -60,3 +60,30 @@ def test_sampling_is_seeded(hf_backend, phantom_dir: Path) -> None:  # type: ign
     assert first == again
     info = hf_backend.describe()
     assert info["backend"] == "hf" and info["batch_size"] == 4
+
+
+def test_text_only_model_answers_text_and_refuses_images(tiny_model_dir: Path, phantom_dir: Path, tmp_path: Path) -> None:
+    """A plain causal LM (text benchmarks such as MedQA) loads with a bare tokenizer and still batches."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    from infimed.schema import Sample
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
+    Qwen2ForCausalLM(config).save_pretrained(tmp_path / "lm")
+    tokenizer.save_pretrained(tmp_path / "lm")
+    backend = BACKENDS.get("hf")(model=tmp_path / "lm", device="cpu", batch_size=4)
+    assert backend.vision is False
+    text = [Sample(id=f"t{i}", question=f"Which drug treats condition {i}?" + " really" * i, answer_type="choice",
+                   options={"A": "aspirin", "B": "insulin"}, answer="B") for i in range(3)]
+    with_image = load_samples(phantom_dir / "test.jsonl")[0]
+    requests = [build_request(s, "direct") for s in [*text, with_image]]
+    params = SamplingParams(max_new_tokens=4)
+    batched = _generate(backend, requests, params)
+    assert "text-only" in str(batched[with_image.id].error)
+    backend.batch_size = 1
+    single = _generate(backend, requests[:3], params)
+    assert all(batched[i].response == single[i].response and batched[i].error is None for i in single)

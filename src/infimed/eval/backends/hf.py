@@ -46,9 +46,15 @@ class HFBackend:
         self.model.eval()
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
+        self.vision = hasattr(self.processor, "image_processor")  # a text-only LM comes with a bare tokenizer
 
     def prompt_text(self, request: GenRequest) -> str:
-        return str(self.processor.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True))
+        if self.vision:
+            return str(self.processor.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True))
+        flat = [{"role": m["role"], "content": _text_of(m.get("content"))} for m in request.messages]
+        if getattr(self.tokenizer, "chat_template", None) is None:
+            return "\n\n".join(m["content"] for m in flat)
+        return str(self.tokenizer.apply_chat_template(flat, tokenize=False, add_generation_prompt=True))
 
     def generate(
         self, requests: Sequence[GenRequest], params: SamplingParams, on_result: Callable[[GenResult], None]
@@ -75,8 +81,12 @@ class HFBackend:
 
         ready = []
         for req in batch:
+            paths = request_image_paths(req)
+            if paths and not self.vision:
+                on_result(GenResult(req.id, None, error=f"{self.model_name} is a text-only model; the sample has images"))
+                continue
             try:
-                ready.append((req, [load_image(p) for p in request_image_paths(req)]))
+                ready.append((req, [load_image(p) for p in paths]))
             except ImageLoadError as exc:
                 on_result(GenResult(req.id, None, error=f"image: {exc}"))
         return ready
@@ -105,9 +115,11 @@ class HFBackend:
     def _run(self, texts: list[str], images: list[Any], params: SamplingParams) -> list[tuple[str, int]]:
         import torch
 
-        inputs = self.processor(
-            text=texts, images=images or None, padding=True, return_tensors="pt"
-        ).to(self.model.device)
+        if self.vision:
+            inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+        else:  # the chat template already wrote the special tokens
+            inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        inputs = inputs.to(self.model.device)
         options: dict[str, Any] = {"max_new_tokens": params.max_new_tokens}
         if params.temperature > 0:
             options.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
@@ -127,8 +139,15 @@ class HFBackend:
         return {
             "backend": self.name, "model": self.model_name, "batch_size": self.batch_size,
             "device": str(getattr(self.model, "device", "")), "dtype": str(getattr(self.model, "dtype", "")),
-            "sort_by_length": self.sort_by_length,
+            "sort_by_length": self.sort_by_length, "vision": self.vision,
         }
+
+
+def _text_of(content: Any) -> str:
+    """The text of a message's content: a plain string, or its text parts joined."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(p.get("text", "") for p in content or [] if isinstance(p, dict) and p.get("type") == "text")
 
 
 @BACKENDS.register("hf")
