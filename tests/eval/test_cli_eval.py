@@ -44,15 +44,20 @@ def test_kill_9_midway_then_resume_generates_each_sample_once(phantom_dir: Path,
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    finished_before = len(_ids(out / "predictions.jsonl"))
+    cached = set(_ids(out / "predictions.jsonl"))
+    finished_before = len(cached)
     assert 0 < finished_before < n, "the kill must land midway"
     assert not (out / "results.json").exists()
 
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     generated = Counter(log.read_text().split())
-    assert len(generated) == n and set(generated.values()) == {1}  # every id generated exactly once
-    assert sorted(_ids(out / "predictions.jsonl")) == sorted(generated)
+    assert set(generated.values()) == {1}  # no id generated twice
+    # every id generated once; the mock logs right after the cache write, so a kill landing in between
+    # (microseconds out of each 50 ms call) leaves one cached id unlogged, which is still not regenerated
+    unlogged = {s.id for s in load_samples(data)} - set(generated)
+    assert unlogged <= cached and len(unlogged) <= 1
+    assert sorted(_ids(out / "predictions.jsonl")) == sorted(set(generated) | unlogged)
     results = json.loads((out / "results.json").read_text())
     assert results["overall"]["n"] == n and results["overall"]["accuracy"] == 1.0
     manifest = json.loads((out / "manifest.json").read_text())
