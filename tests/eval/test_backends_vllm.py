@@ -89,7 +89,7 @@ def test_missing_vllm_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "vllm", None)  # import fails
     backend = VLLMBackend("m")
     with pytest.raises(RuntimeError, match="pip install vllm"):
-        backend.engine()
+        backend.generate([_req("a")], SamplingParams(), lambda r: None)
 
 
 def test_dp_needs_enough_devices() -> None:

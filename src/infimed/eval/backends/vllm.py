@@ -79,9 +79,10 @@ class VLLMBackend:
     def _generate_chunk(
         self, chunk: Sequence[GenRequest], params: SamplingParams, on_result: Callable[[GenResult], None]
     ) -> None:
-        import vllm
-
         from infimed.eval.backends.openai import to_openai_messages
+
+        llm = self.engine()  # first, so a missing vLLM fails with the install hint
+        import vllm
 
         ready, conversations = [], []
         for req in chunk:
@@ -96,7 +97,7 @@ class VLLMBackend:
             max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p, seed=params.seed
         )
         start = time.perf_counter()
-        outputs = self.engine().chat(conversations, sampling_params=sampling, use_tqdm=False)
+        outputs = llm.chat(conversations, sampling_params=sampling, use_tqdm=False)
         per_sample = (time.perf_counter() - start) / len(ready)
         for req, out in zip(ready, outputs, strict=True):
             completion = out.outputs[0]
