@@ -138,3 +138,12 @@ def test_default_config_names_the_agreed_order():
     names = [s.name for s in load_config().steps]
     assert names == ["validate", "deidentify", "dedup_exact", "label_noise", "dedup_near", "decontaminate",
                      "quality", "select"]
+
+
+def test_editing_an_eval_file_reruns_decontamination(tmp_path, pool, row, write_rows, make_image):
+    out = tmp_path / "out"
+    run_pipeline(list(pool), out, config(tmp_path))
+    write_rows("eval.jsonl", [row("ev-9", [make_image("e9.png", 33)], "Is the lesion in the left lobe?")])
+    again = run_pipeline(list(pool), out, config(tmp_path))
+    assert [bool(s.get("resumed")) for s in again["stages"]] == [True, True, True, True, False]
+    assert "s6" in {s.id for s in load_samples(out / "curated.jsonl")}  # no longer contaminated

@@ -2,10 +2,10 @@
 
 Each stage streams its input from disk and writes ``DIR/.steps/NN_name/{kept,rejected}.jsonl`` plus a
 ``done.json`` marker holding its fingerprint (hash of the input files' checksums, every earlier stage's config
-and its own). A rerun skips a stage whose marker matches, so changing a late step's options reruns only
-from that step on. Stage 00 (``read``) parses the inputs, rejects invalid records (``stage: read``) and ids
-already seen in an earlier file, and makes image paths absolute so later stages do not depend on where a
-file lives. Image files are not checksummed (only their paths travel); pass ``force`` after editing images.
+and its own; files named in a step's options, like ``against``, are checksummed too). A rerun skips a stage
+whose marker matches, so changing a late step's options reruns only from that step on. Stage 00 (``read``)
+parses the inputs, rejects invalid records (``stage: read``) and ids already seen in an earlier file, and
+makes image paths absolute so later stages do not depend on where a file lives. Image files are not checksummed (only their paths travel); pass ``force`` after editing images.
 
 Outputs in ``DIR``: ``curated.jsonl`` (image paths relative to ``DIR``, absolute, or copied into
 ``DIR/images``), ``rejected.jsonl`` (every dropped sample with ``stage``, ``reason``, ``detail``, ``of``),
@@ -176,7 +176,7 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
     skipped = [s.name for s in config.steps if _needs_budget(s, config)]
     for k, spec in enumerate(active, start=1):
         options = config.step_options(spec)
-        fp = fingerprint(fp, spec.name, options, config.engine)
+        fp = fingerprint(fp, spec.name, options, config.engine, _option_files(options))
         prev_dir, stage_dir = stage_dir, steps_dir / f"{k:02d}_{spec.name}"
         stats = _done(stage_dir, fp)
         if stats is None:
@@ -186,6 +186,16 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
 
     result = _finish(inputs, out_dir, config, stages, stage_dir, skipped)
     return result
+
+
+def _option_files(options: dict[str, Any]) -> list[tuple[str, str]]:
+    """Checksums of files a step reads through its options (e.g. ``against``), so edits there rerun it."""
+    out = []
+    for value in options.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.endswith((".jsonl", ".json")) and Path(item).is_file():
+                out.append((item, file_checksum(Path(item))))
+    return out
 
 
 def _needs_budget(spec: StepSpec, config: CurateConfig) -> bool:

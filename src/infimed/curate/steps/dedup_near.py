@@ -10,17 +10,18 @@ Many VQA sets ask several different questions about one image, so the same image
 answer is not a duplicate. Text-only samples are matched with datasketch MinHash LSH on question + options and
 confirmed by the same answer.
 
-Thresholds (12 bits, 0.85) were tuned on phantom near copies (crop 2-6 %, resize, JPEG q70-90, brightness):
-about 92 % of them fall inside. The phantom also draws distinct cases that look alike at any scale (same
-modality, region and lesion layout, differing only in sensor noise); with the same task and answer those
-merge too, which is redundant data for training but counts against precision measured on ``defects.jsonl``.
+Defaults (10 bits, 0.9) hold ~80 % of phantom near copies (crop 2-6 %, resize, JPEG q70-90, brightness);
+12 / 0.85 hold ~92 % but merge about twice as many distinct look-alikes. The phantom draws distinct cases
+that look alike at any scale (same modality, region and lesion layout, differing only in sensor noise); with
+the same task and answer they match too: redundant for training, but false positives against
+``defects.jsonl``. The bench prints both figures.
 
-Matches are merged into clusters (union-find); each cluster keeps its first sample in input order (so the
-result is deterministic) and drops the rest with ``of`` = the kept id. The step reads its input twice; given
+Samples are visited in input order: one that matches an earlier kept sample is dropped with ``of`` = that
+sample's id, otherwise it is kept (deterministic; no chaining through dropped samples). The step reads its input twice; given
 a one-shot iterator it spools the samples to a temporary file. It holds only signatures in memory: per unique
 image a 64-bit hash and a 512-byte thumbnail, per sample its normalised question, answer and task.
-Candidate image pairs come from a blocked all-pairs Hamming scan over unique images (numpy popcount): about
-1 s per 10^9 pairs, fine to ~10^5 unique images; beyond that use ``hash_bands`` to bucket first.
+Candidate image pairs come from a blocked all-pairs Hamming scan over unique images (numpy popcount, 256 rows
+at a time, so memory stays at a few MB): quadratic in unique images, see the bench for measured seconds.
 """
 
 from __future__ import annotations
@@ -74,22 +75,6 @@ class _Spool:
                 yield Sample.model_validate(row["s"]).with_base_dir(row["base"])
 
 
-class UnionFind:
-    def __init__(self, n: int):
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:  # the smaller index (earlier sample) stays the root: deterministic representative
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-
 def similar_image_pairs(
     phashes: np.ndarray, thumbs: np.ndarray, *, max_hamming: int, min_similarity: float, block: int = 256
 ) -> list[tuple[int, int]]:
@@ -117,8 +102,8 @@ class DedupNear:
     def __init__(
         self,
         *,
-        max_hamming: int = 12,
-        min_image_similarity: float = 0.85,
+        max_hamming: int = 10,
+        min_image_similarity: float = 0.9,
         text_threshold: float = 0.6,
         text_only_threshold: float = 0.8,
         same_task_counts: bool = True,
@@ -146,7 +131,7 @@ class DedupNear:
             rep, why = self._cluster(index)
             self._report.update(
                 samples=len(index.ids), unique_images=len(index.image_keys),
-                clusters_with_duplicates=len({rep[i] for i in range(len(rep)) if rep[i] != i}),
+                representatives_with_duplicates=len({rep[i] for i in range(len(rep)) if rep[i] != i}),
                 collect_seconds=round(t1 - t0, 3), match_seconds=round(time.perf_counter() - t1, 3),
             )
             for i, s in enumerate(again):
@@ -169,28 +154,46 @@ class DedupNear:
         return index
 
     def _cluster(self, index: _Index) -> tuple[list[int], dict[int, str]]:
+        """Greedy in input order: a sample is dropped when it matches an earlier KEPT sample (its representative).
+
+        Matching is not chained: a dropped sample never drops others, so a run of look-alikes (A~B, B~C, A!~C)
+        cannot swallow a whole group.
+        """
         n = len(index.ids)
-        uf = UnionFind(n)
+        rep = list(range(n))
         why: dict[int, str] = {}
         image_pairs = self._image_pairs(index)
-        by_first: dict[int, list[int]] = {}
-        for i, imgs in enumerate(index.images):
-            if imgs:
-                by_first.setdefault(imgs[0], []).append(i)
-        matched = set(image_pairs)
-        for a, b in [(k, k) for k in by_first] + image_pairs:
-            left, right = by_first.get(a, []), by_first.get(b, [])
-            for x in left:
-                for y in right:
-                    if (a == b and y <= x) or not self._images_agree(index, x, y, matched):
-                        continue
-                    reason = self._same_content(index, x, y)
-                    if reason:
-                        uf.union(x, y)
-                        why[max(x, y)] = reason
-        self._text_only(index, uf, why)
-        self._report["image_pairs"] = len(image_pairs)
-        return [uf.find(i) for i in range(n)], why
+        neighbours: dict[int, list[int]] = {}
+        for a, b in image_pairs:
+            neighbours.setdefault(a, []).append(b)
+            neighbours.setdefault(b, []).append(a)
+        matched = {(min(a, b), max(a, b)) for a, b in image_pairs}
+        kept_on: dict[tuple[int, str], list[int]] = {}  # (first image, answer) -> kept samples
+        shingle_cache: dict[int, set[str]] = {}
+        checks = 0
+        for y in range(n):
+            imgs = index.images[y]
+            if not imgs:
+                continue
+            key_answer = index.answers[y]
+            found = None
+            for img in [imgs[0], *neighbours.get(imgs[0], ())]:
+                for x in kept_on.get((img, key_answer), ()):
+                    checks += 1
+                    if self._images_agree(index, x, y, matched):
+                        reason = self._same_content(index, x, y, shingle_cache)
+                        if reason:
+                            found = (x, reason)
+                            break
+                if found:
+                    break
+            if found:
+                rep[y], why[y] = found
+            else:
+                kept_on.setdefault((imgs[0], key_answer), []).append(y)
+        self._text_only(index, rep, why)
+        self._report.update(image_pairs=len(image_pairs), pair_checks=checks)
+        return rep, why
 
     def _image_pairs(self, index: _Index) -> list[tuple[int, int]]:
         if not index.image_keys:
@@ -207,17 +210,21 @@ class DedupNear:
             return False
         return all(i == j or (min(i, j), max(i, j)) in matched for i, j in zip(a, b, strict=True))
 
-    def _same_content(self, index: _Index, x: int, y: int) -> str | None:
+    def _same_content(self, index: _Index, x: int, y: int, cache: dict[int, set[str]]) -> str | None:
         if index.answers[x] != index.answers[y]:
             return None  # same picture, different answer: another question or a label conflict, not a copy
-        sim = jaccard(shingles(index.questions[x], self.shingle_size), shingles(index.questions[y], self.shingle_size))
+        same_task = self.same_task_counts and index.tasks[x] is not None and index.tasks[x] == index.tasks[y]
+        for i in (x, y):
+            if i not in cache:
+                cache[i] = shingles(index.questions[i], self.shingle_size)
+        sim = jaccard(cache[x], cache[y])
         if sim >= self.text_threshold:
             return f"near-identical image, question similarity {sim:.2f}, same answer"
-        if self.same_task_counts and index.tasks[x] is not None and index.tasks[x] == index.tasks[y]:
+        if same_task:
             return f"near-identical image, same task {index.tasks[x]} and answer (question similarity {sim:.2f})"
         return None
 
-    def _text_only(self, index: _Index, uf: UnionFind, why: dict[int, str]) -> None:
+    def _text_only(self, index: _Index, rep: list[int], why: dict[int, str]) -> None:
         text_only = [i for i, imgs in enumerate(index.images) if not imgs]
         if len(text_only) < 2:
             return
@@ -227,12 +234,13 @@ class DedupNear:
         for i in text_only:
             sh = shingles(index.questions[i] + " " + index.option_text[i], self.shingle_size)
             m = minhash(sorted(sh), num_perm=self.num_perm)
-            for j in lsh.query(m):
+            for j in sorted(lsh.query(m)):  # only kept samples are in the index
                 if index.answers[j] == index.answers[i] and m.jaccard(index.minhashes[j]) >= self.text_only_threshold:
-                    uf.union(i, j)
-                    why[max(i, j)] = f"text-only near duplicate of {index.ids[min(i, j)]}"
-            lsh.insert(i, m)
-            index.minhashes[i] = m
+                    rep[i], why[i] = j, "text-only near duplicate: question and options near-identical, same answer"
+                    break
+            else:
+                lsh.insert(i, m)
+                index.minhashes[i] = m
 
     def report(self) -> dict[str, Any]:
         return dict(self._report)

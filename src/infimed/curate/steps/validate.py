@@ -133,7 +133,7 @@ class Validate:
         return None
 
     def report(self) -> dict[str, Any]:
-        return {"images_checked": self._n_images, "image_seconds": round(self._image_seconds, 3)}
+        return {"image_lookups": self._n_images, "image_seconds": round(self._image_seconds, 3)}
 
 
 @STEPS.register("validate")
