@@ -27,6 +27,9 @@ MODALITY_WORDS: dict[str, str] = {
     "endoscopy": r"endoscop|colonoscop|gastroscop",
     "oct": r"\boct\b|optical coherence",
     "microscopy": r"\bmicroscop",
+    # not schema modalities, but an answer naming one contradicts any declared modality
+    "pet": r"\bpet\b|positron emission",
+    "spect": r"\bspect\b|scintigra|nuclear medicine",
 }
 _PATTERNS = {m: re.compile(rx, re.IGNORECASE) for m, rx in MODALITY_WORDS.items()}
 

@@ -65,7 +65,7 @@ class LabelNoiseStep:
         self,
         *,
         k: int = 5,
-        min_sim: float = 0.9,
+        min_sim: float = 0.97,
         min_support: int = 2,
         min_agreement: float = 0.75,
         action: str = "drop",

@@ -2,8 +2,8 @@
 
 Pools are keyed by a field of the sample: ``source`` (default), any top-level field, or ``meta.<key>``
 (e.g. ``meta.input_file`` if the pipeline records it). ``ratios`` maps pool -> weight (normalised);
-pools absent from ``ratios`` get nothing. ``budget`` is the total (a count, or a fraction of the pool when
-< 1); without it, the largest total the ratios allow. Targets are met by largest-remainder rounding; a pool
+pools absent from ``ratios`` get nothing. ``budget`` is the total (a count > 1, or a fraction of the pool in
+(0, 1]); without it, the largest total the ratios allow. Targets are met by largest-remainder rounding; a pool
 that runs short gives its share to the others (reported as achieved vs target). Within a pool the best
 ``meta.scores.quality`` go first (ties and unscored samples in a seeded random order).
 """
@@ -51,7 +51,7 @@ class MixStep:
             # the largest total that keeps every positive-weight pool at its ratio
             budget = int(min(available[p] / share[p] for p in share if share[p] > 0))
         else:
-            budget = round(self.budget * len(pool)) if self.budget < 1 else int(self.budget)
+            budget = round(self.budget * len(pool)) if self.budget <= 1 else int(self.budget)
         quotas = allocate(available, budget, share)
         rng = np.random.default_rng(self.seed)
         chosen: set[int] = set()

@@ -1,10 +1,11 @@
 """Step ``select``: keep a diverse, balanced, high-quality subset under a budget; the rest -> ``not_selected``.
 
-The budget (``budget``: a count, or a fraction of the pool when < 1) is split over strata (``stratify``
+The budget (``budget``: a count > 1, or a fraction of the pool in (0, 1]) is split over strata (``stratify``
 fields, default modality x task): equal shares level by level (``balance="equal"``, the default: equal per
 modality, then equal per task within each modality, capped by supply), the pool's own proportions
 (``"proportional"``) or explicit ``targets`` ({"ct/counting": 2.0, ...}; strata left out get nothing). Within a stratum,
-``method`` picks: ``kcenter`` (greedy k-center on features, distances weighted by quality), ``deita``
+``method`` picks: ``kcenter`` (greedy k-center on features, distances weighted by quality; cluster-then-select
+for strata over 200k), ``deita``
 (quality order, admit when max cosine to admitted < ``threshold``) or ``random``. Features are the
 all-MiniLM-L6-v2 embedding of the question and answer text and the image thumbnail, each L2-normalised,
 weighted by ``text_weight`` / ``image_weight``, concatenated and renormalised. Quality is
@@ -25,6 +26,7 @@ from infimed.curate.embed import THUMB, embed_texts, sample_image_stats
 from infimed.schema import Sample
 
 METHODS = ("kcenter", "deita", "random")
+PARTITION_ABOVE = 200_000  # strata larger than this use cluster-then-select k-center
 
 
 def stratum(sample: Sample, fields: list[str]) -> tuple[str, ...]:
@@ -82,7 +84,7 @@ class SelectStep:
         self.summary: dict[str, Any] = {}
 
     def n_budget(self, n: int) -> int:
-        return min(n, round(self.budget * n) if self.budget < 1 else int(self.budget))
+        return min(n, round(self.budget * n) if self.budget <= 1 else int(self.budget))
 
     def choose(self, pool: list[Sample]) -> set[int]:
         k = self.n_budget(len(pool))
@@ -109,6 +111,9 @@ class SelectStep:
             idx = np.asarray(members)
             if self.method == "random":
                 picked = algorithms.random_subset(len(idx), quota, seed=self.seed)
+            elif self.method == "kcenter" and len(idx) > PARTITION_ABOVE:
+                picked = algorithms.kcenter_partitioned(x[idx], quota, parts=len(idx) // 20_000,  # type: ignore[index]
+                                                        weights=0.05 + quality[idx], seed=self.seed)
             elif self.method == "kcenter":
                 picked = algorithms.kcenter_greedy(x[idx], quota, weights=0.05 + quality[idx], seed=self.seed)  # type: ignore[index]
             else:
