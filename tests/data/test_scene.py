@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ def test_lesion_is_where_and_as_large_as_the_truth_says_at_56px(modality: str) -
     for base in scenes(200, seed=3):
         if base.count != 1:
             continue
-        scene = Scene(modality, base.anatomy, base.lesions, base.dx, base.dy, base.scale, base.gain, base.noise_seed)
+        scene = replace(base, modality=modality)
         small = [np.asarray(Image.fromarray(render(scene, with_lesions=w)).resize((56, 56), Image.Resampling.BICUBIC),
                             dtype=np.float32) for w in (True, False)]
         diff = np.clip(small[0] - small[1], 0, None)

@@ -168,7 +168,8 @@ def near_variant(arr: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str,
     if "crop" in ops:
         frac = float(rng.uniform(0.02, 0.06))
         cut = max(1, round(frac * img.shape[0]))
-        left, top = int(rng.integers(0, cut + 1)), int(rng.integers(0, cut + 1))
+        # trims every border a little (a re-framed copy), rather than shifting the picture by the whole cut
+        left, top = (cut // 2 + int(rng.integers(-(cut // 4), cut // 4 + 1)) for _ in range(2))
         img = img[top: img.shape[0] - (cut - top), left: img.shape[1] - (cut - left)]
         notes.append(f"crop {frac:.0%}")
     if "brightness" in ops:

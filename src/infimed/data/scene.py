@@ -27,8 +27,8 @@ SIZE_RADII = {"small": 7.0, "medium": 12.0, "large": 18.0}
 
 # tissue classes of the anatomy label map
 AIR, SOFT, BONE, LUNG, ORGAN, FLUID = range(6)
-# intensity of each tissue class per modality; every tissue stays <= 0.72 so a lesion (1.0) is always the
-# brightest thing in the image, even where it overlaps bone
+# intensity of each tissue class per modality; every tissue stays <= 0.72 (x the case's tint, <= 1.08) so a
+# lesion (1.0) is always the brightest thing in the image, even where it overlaps bone
 INTENSITY = {
     "ct": np.array([0.0, 0.40, 0.72, 0.06, 0.52, 0.30], dtype=np.float32),
     "mri": np.array([0.0, 0.48, 0.10, 0.03, 0.34, 0.62], dtype=np.float32),
@@ -67,6 +67,10 @@ class Scene:
     dx: float  # body shift, pixels
     dy: float
     scale: float  # body size factor
+    angle: float  # body rotation, degrees
+    shape: tuple[float, float, float, float]  # body outline harmonics: 2nd and 3rd amplitude and phase
+    shading: tuple[float, ...]  # smooth intensity waves, 4 numbers each: amplitude, x and y cycles, phase
+    tint: tuple[float, ...]  # per-tissue intensity factors
     gain: float  # global intensity factor
     noise_seed: int
 
@@ -93,9 +97,18 @@ def random_scene(rng: np.random.Generator) -> Scene:
         jx, jy = rng.uniform(-4.0, 4.0, size=2)
         radius = SIZE_RADII[size] + float(rng.uniform(-1.0, 1.0))
         lesions.append(Lesion(quadrant, size, cx + float(jx), cy + float(jy), radius))
+    # pose, outline, shading and tint make every case look different at low resolution, so that two distinct
+    # cases are rarely mistaken for near duplicates (a near duplicate differs by a 2-6 % crop and re-encoding);
+    # geometry varies only a little, so the body region stays easy to recognise at 56 px
+    shading = rng.uniform([0.02, 0.5, 0.5, 0.0], [0.04, 2.5, 2.5, 2 * np.pi], size=(2, 4)).ravel()
     return Scene(
         modality=modality, anatomy=anatomy, lesions=tuple(lesions),
-        dx=float(rng.uniform(-3, 3)), dy=float(rng.uniform(-3, 3)), scale=float(rng.uniform(0.95, 1.05)),
+        dx=float(rng.uniform(-5, 5)), dy=float(rng.uniform(-5, 5)), scale=float(rng.uniform(0.92, 1.06)),
+        angle=float(rng.uniform(-5, 5)),
+        shape=(float(rng.uniform(-0.04, 0.04)), float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(-0.04, 0.04)),
+               float(rng.uniform(0, 2 * np.pi))),
+        shading=tuple(float(v) for v in shading),
+        tint=tuple(float(t) for t in rng.uniform(0.9, 1.08, size=len(INTENSITY["ct"]))),
         gain=float(rng.uniform(0.92, 1.05)), noise_seed=int(rng.integers(2**31)),
     )
 
@@ -104,11 +117,21 @@ def _ellipse(u: np.ndarray, v: np.ndarray, cu: float, cv: float, au: float, av: 
     return ((u - cu) / au) ** 2 + ((v - cv) / av) ** 2 <= 1.0
 
 
-def anatomy_map(anatomy: str, *, dx: float = 0.0, dy: float = 0.0, scale: float = 1.0,
-                stretch: float = 1.0) -> np.ndarray:
-    """Tissue-class label map (uint8, SIZE x SIZE) of a body region's cross-section."""
-    u = (_XX - SIZE / 2 - dx) / (SIZE / 2 * scale * stretch)
-    v = (_YY - SIZE / 2 - dy) / (SIZE / 2 * scale)
+def anatomy_map(anatomy: str, *, dx: float = 0.0, dy: float = 0.0, sx: float = 1.0, sy: float = 1.0,
+                angle: float = 0.0, shape: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)) -> np.ndarray:
+    """Tissue-class label map (uint8, SIZE x SIZE) of a body region's cross-section.
+
+    The body is shifted, scaled, rotated and smoothly deformed (``shape``: 2nd/3rd angular harmonics), so
+    each case has its own outline, as each patient does.
+    """
+    x, y = _XX - SIZE / 2 - dx, _YY - SIZE / 2 - dy
+    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    u = (c * x + s * y) / (SIZE / 2 * sx)
+    v = (c * y - s * x) / (SIZE / 2 * sy)
+    theta = np.arctan2(v, u)
+    a2, p2, a3, p3 = shape
+    warp = 1.0 + a2 * np.cos(2 * theta + p2) + a3 * np.cos(3 * theta + p3)
+    u, v = u / warp, v / warp
     out = np.zeros((SIZE, SIZE), dtype=np.uint8)
 
     def paint(mask: np.ndarray, cls: int) -> None:
@@ -143,6 +166,14 @@ def anatomy_map(anatomy: str, *, dx: float = 0.0, dy: float = 0.0, scale: float 
     return out
 
 
+def shading_field(shading: tuple[float, ...]) -> np.ndarray:
+    """A smooth multiplicative intensity field (scanner and patient variation) from cosine waves."""
+    field = np.ones((SIZE, SIZE), dtype=np.float32)
+    for amp, fx, fy, phase in zip(*(iter(shading),) * 4, strict=True):
+        field += amp * np.cos(2 * np.pi * (fx * _XX + fy * _YY) / SIZE + phase)
+    return field
+
+
 def lesion_alpha(lesions: tuple[Lesion, ...]) -> np.ndarray:
     """Soft-edged coverage (0..1) of all lesion discs."""
     alpha = np.zeros((SIZE, SIZE), dtype=np.float32)
@@ -171,8 +202,9 @@ def render(scene: Scene, *, with_lesions: bool = True) -> np.ndarray:
     rng = np.random.default_rng(scene.noise_seed)
     m = scene.modality
     stretch = 1.05 if m == "xray" else 1.0
-    labels = anatomy_map(scene.anatomy, dx=scene.dx, dy=scene.dy, scale=scene.scale, stretch=stretch)
-    img = INTENSITY[m][labels]
+    labels = anatomy_map(scene.anatomy, dx=scene.dx, dy=scene.dy, sx=scene.scale * stretch, sy=scene.scale,
+                         angle=scene.angle, shape=scene.shape)
+    img = (INTENSITY[m] * np.asarray(scene.tint, dtype=np.float32))[labels] * shading_field(scene.shading)
     if with_lesions and scene.lesions:
         alpha = lesion_alpha(scene.lesions)
         img = img * (1.0 - alpha) + LESION_INTENSITY * alpha
