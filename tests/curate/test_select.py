@@ -49,11 +49,13 @@ def test_kcenter_weights_prefer_quality_and_survive_duplicates():
 def test_deita_threshold_keeps_admitted_rows_dissimilar():
     x = _clustered(2000, 16, 25, seed=1)
     quality = np.random.default_rng(0).random(len(x))
-    sel = alg.deita_threshold(x, 100, quality=quality, threshold=0.8)
+    sel = alg.deita_threshold(x, 100, quality=quality, threshold=0.8, fill=False)
     sims = x[sel] @ x[sel].T
     np.fill_diagonal(sims, -1)
-    assert sims.max() < 0.8
+    assert sims.max() < 0.8 and len(sel) < 100  # 25 clusters: the threshold admits fewer than 100
     assert quality[sel[0]] == quality.max()
+    filled = alg.deita_threshold(x, 100, quality=quality, threshold=0.8)
+    assert len(filled) == 100 and filled[: len(sel)].tolist() == sel.tolist()
 
 
 def test_allocate_equal_capped_and_redistributed():

@@ -12,7 +12,8 @@ selected row indices in selection order.
   at a small cost in coverage (see ``bench/curate_select.py``).
 - ``kcenter_partitioned``: cluster-then-select for very large pools (1M x 384 -> 10k in minutes).
 - ``deita_threshold``: in descending quality order, admit a sample only when its nearest already-admitted
-  neighbour has cosine similarity below ``threshold`` (DEITA, Liu et al. 2024); checked in blocks.
+  neighbour has cosine similarity below ``threshold`` (DEITA, Liu et al. 2024); checked in blocks; topped up
+  in quality order when the threshold admits fewer than the budget.
 - ``random_subset``: the baseline.
 - ``allocate``: split a budget over strata (e.g. modality x task) towards target shares, capped by what
   each stratum has, redistributing the rest.
@@ -217,9 +218,13 @@ def coverage_radius(x: np.ndarray, selected: np.ndarray, *, block: int = 65536) 
 
 
 def deita_threshold(
-    x: np.ndarray, k: int, *, quality: np.ndarray | None = None, threshold: float = 0.9, block: int = 512
+    x: np.ndarray, k: int, *, quality: np.ndarray | None = None, threshold: float = 0.9, block: int = 512,
+    fill: bool = True,
 ) -> np.ndarray:
-    """Admit in descending quality while the max cosine to admitted rows is < ``threshold``."""
+    """Admit in descending quality while the max cosine to admitted rows is < ``threshold``.
+
+    When too few rows pass (a pool of near-identical templates), ``fill`` tops the budget up with the
+    best remaining rows in quality order, so the budget is always met."""
     n = len(x)
     order = np.argsort(-quality, kind="stable") if quality is not None else np.arange(n)
     chosen: list[int] = []
@@ -245,6 +250,9 @@ def deita_threshold(
         for a in admitted:
             bank[len(chosen)] = xc[a]
             chosen.append(int(cand[a]))
+    if len(chosen) < min(k, n) and fill:
+        taken = set(chosen)
+        chosen += [int(i) for i in order if int(i) not in taken][: min(k, n) - len(chosen)]
     return np.asarray(chosen, dtype=np.int64)
 
 

@@ -7,7 +7,7 @@ modality, then equal per task within each modality, capped by supply), the pool'
 ``method`` picks: ``kcenter`` (greedy k-center on features, distances weighted by quality; cluster-then-select
 for strata over 200k), ``deita``
 (quality order, admit when max cosine to admitted < ``threshold``) or ``random``. Features are the
-all-MiniLM-L6-v2 embedding of the question and answer text and the image thumbnail, each L2-normalised,
+all-MiniLM-L6-v2 embedding of the question (and options) and the image thumbnail, each L2-normalised,
 weighted by ``text_weight`` / ``image_weight``, concatenated and renormalised. Quality is
 ``meta.scores.quality`` when the ``quality`` step ran (else 1).
 """
@@ -34,8 +34,10 @@ def stratum(sample: Sample, fields: list[str]) -> tuple[str, ...]:
 
 
 def sample_text(sample: Sample) -> str:
-    answer = sample.options[sample.answer] if sample.answer_type == "choice" and sample.options else sample.answer
-    return f"{sample.question}\n{answer}"
+    """What a sample asks (question and options). The answer is left out on purpose: diversity should be
+    over content, and an odd answer (often a wrong one) must not make a sample look novel."""
+    options = " ".join(f"{k}. {v}" for k, v in (sample.options or {}).items())
+    return f"{sample.question}\n{options}".strip()
 
 
 def features(pool: list[Sample], *, text_weight: float, image_weight: float) -> np.ndarray:
