@@ -74,7 +74,7 @@ def validate(
     files: list[Path] = typer.Argument(..., help="Sample JSONL files to check (streamed, any size)."),
     no_images: bool = typer.Option(False, "--no-images", help="Skip checking that images exist and decode."),
 ) -> None:
-    """Print every error (file:line [id] field: message); exit 1 if there is any."""
+    """Print every error with its file, line, sample id and field; exit 1 if there is any."""
     from infimed.io.jsonl import iter_records
 
     n_errors = 0
