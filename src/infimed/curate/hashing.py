@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageStat
 
 from infimed.io.images import DEFAULT_MAX_PIXELS
 
@@ -73,24 +73,58 @@ def phash_of(grey32: np.ndarray) -> int:
     return int.from_bytes(np.packbits(np.concatenate([[False], bits])).tobytes(), "big")
 
 
-def compute_signature(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageSig:
-    """Decode one image and compute its signature; never raises for a bad image."""
+def decode(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """The decoded image, grey ("L") when it is grey: PNG/JPEG read directly, DICOM and others via ``load_image``.
+
+    The fast path keeps ``load_image``'s guarantees (size checked before decoding, decompression-bomb warnings
+    are errors, every failure an ``ImageLoadError``) but skips its RGB conversion for grey files.
+    """
+    import warnings
+
     from infimed.io.images import ImageLoadError, load_image
 
-    try:
+    if not path.lower().endswith((".png", ".jpg", ".jpeg")):
         im = load_image(path, max_pixels=max_pixels)
+        return im.convert("L") if _is_grey(im) else im
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.width * im.height > max_pixels:
+                    raise ImageLoadError(
+                        f"{path}: {im.width}x{im.height} exceeds the {max_pixels} pixel limit (decompression bomb?)")
+                im.load()
+                if im.mode == "L":
+                    return im.copy()
+                rgb = im.convert("RGB")
+    except ImageLoadError:
+        raise
+    except FileNotFoundError as exc:
+        raise ImageLoadError(f"{path}: image file not found") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageLoadError(f"{path}: decompression bomb rejected ({exc})") from exc
+    except Exception as exc:  # PIL raises many types for corrupt data
+        raise ImageLoadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from exc
+    return rgb.convert("L") if _is_grey(rgb) else rgb
+
+
+def compute_signature(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageSig:
+    """Decode one image and compute its signature; never raises for a bad image."""
+    from infimed.io.images import ImageLoadError
+
+    try:
+        im = decode(path, max_pixels)
     except ImageLoadError as exc:
         msg = str(exc)
         big = "pixel limit" in msg or "decompression bomb" in msg
         return ImageSig(path, error=msg, reason="image_too_large" if big else "image_unreadable")
-    grey = im.convert("L")
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{im.width}x{im.height}".encode())
-    # a grey image (R = G = B) is hashed by its grey plane: the same picture saved as L or RGB matches
-    h.update(grey.tobytes() if _is_grey(im) else im.tobytes())
+    h.update(im.tobytes())  # a grey picture hashes the same whether saved as L or RGB (decode gives L)
+    grey = im if im.mode == "L" else im.convert("L")
     g32 = np.asarray(grey.resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
     g16 = np.asarray(grey.resize((THUMB, THUMB), Image.Resampling.BILINEAR), dtype=np.float32).ravel()
-    std = float(np.asarray(grey, dtype=np.float32).std())
+    std = float(ImageStat.Stat(grey).stddev[0])
     t = g16 - g16.mean()
     t = t / (t.std() + 1e-6)
     return ImageSig(
@@ -100,7 +134,9 @@ def compute_signature(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageS
 
 
 def _is_grey(rgb: Image.Image) -> bool:
-    r, g, b = rgb.split()
+    if rgb.mode == "L":
+        return True
+    r, g, b = rgb.convert("RGB").split()
     return r.tobytes() == g.tobytes() == b.tobytes()
 
 
