@@ -58,6 +58,21 @@ def modality_conflict(sample: Sample) -> str | None:
     return None
 
 
+def top_k_similar(feats: np.ndarray, k: int, *, block: int = 512) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per row, the ``k`` most similar other rows (indices, cosines), most similar first; blockwise, so a
+    large group never materialises its full similarity matrix."""
+    k = min(k, len(feats) - 1)
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for start in range(0, len(feats), block):
+        sim = feats[start:start + block] @ feats.T
+        sim[np.arange(len(sim)), np.arange(start, start + len(sim))] = -np.inf
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < sim.shape[1] else np.argsort(-sim, axis=1)
+        for r in range(len(sim)):
+            idx = top[r][np.argsort(-sim[r, top[r]])]
+            out.append((idx, sim[r, idx]))
+    return out
+
+
 class LabelNoiseStep:
     name = "label_noise"
 
@@ -99,14 +114,12 @@ class LabelNoiseStep:
             if len(members) <= self.min_support:
                 continue
             feats = np.stack([thumbs[i] for i in members])
-            sim = feats @ feats.T
-            np.fill_diagonal(sim, -np.inf)
             answers = [answer_text(pool[i]) for i in members]
+            neighbours = top_k_similar(feats, self.k)
             for a, i in enumerate(members):
                 if i in out:
                     continue
-                order = np.argsort(-sim[a])[: self.k]
-                near = [b for b in order if sim[a, b] >= self.min_sim]
+                near = [int(b) for b, sim in zip(*neighbours[a], strict=True) if sim >= self.min_sim]
                 if len(near) < self.min_support:
                     continue
                 votes = Counter(answers[b] for b in near)

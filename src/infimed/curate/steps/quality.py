@@ -48,7 +48,7 @@ class QualityStep:
         ifd_model: str | None = None,
         filter: bool = True,
     ):
-        self.thresholds = DEFAULT_THRESHOLDS if thresholds is None else dict(thresholds)
+        self.thresholds = dict(DEFAULT_THRESHOLDS if thresholds is None else thresholds)
         self.weights = dict(weights or {})
         for name in [*self.thresholds, *self.weights]:
             if name not in DIMENSIONS and name != "quality":
