@@ -120,6 +120,10 @@ def sft(
                                              "assistant turn only, or on the whole conversation."),
     max_length: int | None = typer.Option(None, "--max-length", min=1, help="Truncate conversations to this "
                                           "many tokens (keeps the start)."),
+    packing: bool = typer.Option(False, "--packing", help="Pack conversations into full rows (text-only data; "
+                                 "TRL refuses it for images)."),
+    padding_free: bool = typer.Option(False, "--padding-free", help="Flatten batches without padding (text-only "
+                                      "data; TRL refuses it for images)."),
     ratios: str | None = RATIOS, mix_size: int | None = MIX_SIZE, balance: bool = BALANCE, merge: bool = MERGE,
     save_steps: int | None = SAVE_STEPS, logging_steps: int | None = LOGGING_STEPS, resume: bool = RESUME,
     seed: int = SEED, allow_download: bool = ALLOW_DOWNLOAD,
@@ -133,7 +137,8 @@ def sft(
         freeze_projector=freeze_projector, min_pixels=min_pixels, max_pixels=max_pixels, epochs=epochs,
         max_steps=max_steps, learning_rate=lr, schedule=schedule, warmup=warmup, batch_size=batch_size,
         grad_accum=grad_accum, gradient_checkpointing=gradient_checkpointing,
-        assistant_only_loss=assistant_only_loss, max_length=max_length, ratios=_floats(ratios, "--ratios"),
+        assistant_only_loss=assistant_only_loss, max_length=max_length, packing=packing,
+        padding_free=padding_free, ratios=_floats(ratios, "--ratios"),
         mix_size=mix_size, balance=balance, merge=merge, save_steps=save_steps, logging_steps=logging_steps,
         resume=resume, seed=seed, allow_download=allow_download,
     )

@@ -52,7 +52,7 @@ def load_for_training(
     if method != "qlora":
         from infimed.model.loading import load_model_and_processor
 
-        dtype = "bfloat16" if has_cuda() and _bf16_ok() else "float32"
+        dtype = "bfloat16" if use_bf16() else "float32"
         return load_model_and_processor(
             _absolute(model), device="cpu", dtype=dtype, allow_download=allow_download, for_training=True
         )
@@ -87,10 +87,9 @@ def _absolute(model: str | Path) -> str:
     return str(path.resolve()) if path.exists() else str(model)
 
 
-def precision_args() -> dict[str, bool]:
-    """Mixed-precision flags for the trainer: bf16 on GPUs that support it, fp32 on the CPU."""
-    bf16 = has_cuda() and _bf16_ok()
-    return {"bf16": bf16, "fp16": False}
+def use_bf16() -> bool:
+    """Mixed precision for the trainer: bf16 on GPUs that support it, fp32 on the CPU."""
+    return has_cuda() and _bf16_ok()
 
 
 def set_pixel_limits(processor: Any, *, min_pixels: int | None, max_pixels: int | None) -> None:

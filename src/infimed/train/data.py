@@ -105,13 +105,19 @@ def training_messages(sample: Sample, mode: Mode) -> tuple[list[dict[str, Any]],
 
 
 def sft_dataset(samples: Sequence[Sample], *, mode: Mode = "direct") -> Dataset:
-    """A ``datasets.Dataset`` whose rows read as ``{"messages": [...], "images": [PIL, ...]}`` for SFTTrainer."""
+    """A ``datasets.Dataset`` whose rows read as ``{"messages": [...], "images": [PIL, ...]}`` for SFTTrainer.
+
+    A set without any image (text QA) has no ``images`` column, so TRL treats it as text and tokenizes it
+    once up front (and can pack it); image sets are processed per batch.
+    """
     from datasets import Dataset
 
     chats, paths = zip(*(training_messages(s, mode) for s in samples), strict=True) if samples else ((), ())
-    ds = Dataset.from_dict({"messages_json": [json.dumps(c) for c in chats], "image_paths": list(paths)})
-    ds.set_transform(_materialise_sft)
-    return ds
+    if any(paths):
+        ds = Dataset.from_dict({"messages_json": [json.dumps(c) for c in chats], "image_paths": list(paths)})
+        ds.set_transform(_materialise_sft)
+        return ds
+    return Dataset.from_dict({"messages": list(chats)})
 
 
 def _materialise_sft(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:

@@ -81,7 +81,7 @@ def train_grpo(
         raise ValueError(f"mode: expected 'direct' or 'reasoning', got {mode!r}")
     if use_vllm:
         components.require("vllm", "GRPO generation with vLLM (--use-vllm)", gpu=True)
-    reward_funcs = [
+    reward_funcs: list[Any] = [
         r if callable(r) else build_rewards([r], partial=partial, max_length=max_completion_length,
                                             buffer=overlong_buffer)[0]
         for r in reward
@@ -105,6 +105,9 @@ def train_grpo(
     set_seed(seed)
     net, processor = components.load_for_training(model, method=method, allow_download=allow_download)
     components.set_pixel_limits(processor, min_pixels=min_pixels, max_pixels=max_pixels)
+    # GRPOTrainer left-pads prompt ids but takes mm_token_type_ids from the processor's own padding: the two
+    # must agree, or image positions shift in any batch whose prompts differ in length
+    getattr(processor, "tokenizer", processor).padding_side = "left"
     peft_config = None
     if method == "full":
         components.freeze_parts(net, vision=freeze_vision, projector=freeze_projector)
@@ -122,6 +125,7 @@ def train_grpo(
         epsilon_high=epsilon_high,
         max_completion_length=max_completion_length,
         temperature=temperature,
+        generation_kwargs={"suppress_tokens": vision_token_ids(net)},
         reward_weights=reward_weights,
         num_train_epochs=epochs,
         max_steps=max_steps,
@@ -143,7 +147,7 @@ def train_grpo(
         dataloader_num_workers=0,
         report_to=[],
         disable_tqdm=not progress.enabled(),
-        **components.precision_args(),
+        bf16=components.use_bf16(),
     )
     trainer = GRPOTrainer(
         model=net, reward_funcs=reward_funcs, args=args, train_dataset=dataset, processing_class=processor,
@@ -165,3 +169,11 @@ def train_grpo(
         "seconds": round(seconds, 2),
         "parameters": components.count_parameters(trainer.model),
     }
+
+
+def vision_token_ids(model: Any) -> list[int]:
+    """Image/video placeholder and vision start/end ids: a sampled one would break the image-token layout
+    of the next forward pass (mrope positions, feature count), so generation never emits them."""
+    config = model.config
+    names = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
+    return [int(v) for n in names if isinstance(v := getattr(config, n, None), int)]

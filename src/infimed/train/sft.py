@@ -47,6 +47,8 @@ def train_sft(
     gradient_checkpointing: bool = False,
     assistant_only_loss: bool = True,
     max_length: int | None = None,
+    packing: bool = False,
+    padding_free: bool = False,
     ratios: list[float] | None = None,
     mix_size: int | None = None,
     balance: bool = False,
@@ -105,6 +107,8 @@ def train_sft(
         gradient_checkpointing=gradient_checkpointing,
         assistant_only_loss=assistant_only_loss,
         max_length=max_length,
+        packing=packing,
+        padding_free=padding_free,
         save_strategy="steps",
         save_steps=save_steps,
         save_total_limit=save_total_limit,
@@ -115,7 +119,7 @@ def train_sft(
         dataloader_num_workers=0,
         report_to=[],
         disable_tqdm=not progress.enabled(),
-        **components.precision_args(),
+        bf16=components.use_bf16(),
     )
     trainer = SFTTrainer(
         model=net, args=args, train_dataset=dataset, processing_class=processor,
