@@ -147,3 +147,16 @@ def test_editing_an_eval_file_reruns_decontamination(tmp_path, pool, row, write_
     again = run_pipeline(list(pool), out, config(tmp_path))
     assert [bool(s.get("resumed")) for s in again["stages"]] == [True, True, True, True, False]
     assert "s6" in {s.id for s in load_samples(out / "curated.jsonl")}  # no longer contaminated
+
+
+def test_partial_config_file_extends_the_default_and_overrides_win(tmp_path):
+    path = tmp_path / "curate.yaml"
+    path.write_text("workers: 3\nsteps:\n  - name: validate\n    options: {min_side: 16}\n", encoding="utf-8")
+    cfg = load_config(path, ["steps.validate.min_side=32", "engine=ray"])
+    assert (cfg.workers, cfg.engine, [s.name for s in cfg.steps]) == (3, "ray", ["validate"])
+    assert cfg.step_options(cfg.steps[0]) == {"min_side": 32, "workers": 3}
+    (tmp_path / "other.yaml").write_text("images: copy\n", encoding="utf-8")
+    assert len(load_config(tmp_path / "other.yaml").steps) == 8  # no steps given: the default pipeline
+    (tmp_path / "bad.yaml").write_text("engine: spark\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="bad.yaml.*engine"):
+        load_config(tmp_path / "bad.yaml")
