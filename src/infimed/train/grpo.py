@@ -79,6 +79,8 @@ def train_grpo(
         raise ValueError(f"batch_size ({batch_size}) must be a multiple of num_generations ({num_generations})")
     if mode not in ("direct", "reasoning"):
         raise ValueError(f"mode: expected 'direct' or 'reasoning', got {mode!r}")
+    if method not in components.METHODS:
+        raise ValueError(f"method: unknown {method!r}; expected one of {', '.join(components.METHODS)}")
     if use_vllm:
         components.require("vllm", "GRPO generation with vLLM (--use-vllm)", gpu=True)
     reward_funcs: list[Any] = [

@@ -67,7 +67,7 @@ def train_sft(
     """
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()}
     config["data"] = [str(p) for p in data]
-    _check_options(mode=mode, schedule=schedule, batch_size=batch_size, grad_accum=grad_accum)
+    _check_options(mode=mode, method=method, schedule=schedule, batch_size=batch_size, grad_accum=grad_accum)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     last_checkpoint = components.prepare_resume(out_dir, config, resume=resume)
@@ -143,9 +143,11 @@ def train_sft(
     }
 
 
-def _check_options(*, mode: str, schedule: str, batch_size: int, grad_accum: int) -> None:
+def _check_options(*, mode: str, method: str, schedule: str, batch_size: int, grad_accum: int) -> None:
     if mode not in ("direct", "reasoning"):
         raise ValueError(f"mode: expected 'direct' or 'reasoning', got {mode!r}")
+    if method not in components.METHODS:
+        raise ValueError(f"method: unknown {method!r}; expected one of {', '.join(components.METHODS)}")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule: unknown {schedule!r}; expected one of {', '.join(SCHEDULES)}")
     if batch_size < 1 or grad_accum < 1:
