@@ -4,7 +4,10 @@ Each configuration runs ``train_sft`` in its own process (so peak RSS is its own
 - ``vlm_padded``: image conversations, padded per batch (what TRL supports for images);
 - ``vlm_padding_free``: the same with padding-free batching (TRL 1.16 refuses it for images; recorded);
 - ``text_padded`` / ``text_padding_free`` / ``text_packing``: the same conversations without their images.
-``tokens/s`` counts real (non-padding) tokens, from TRL's ``num_tokens`` in ``loss.jsonl``.
+``tokens/s`` counts real (non-padding) tokens, from TRL's ``num_tokens`` in ``loss.jsonl``; it is the one
+comparable figure, since a packed row holds several conversations (``rows_per_s`` counts batch rows).
+Padding-free batches and packed rows keep sequences apart only with flash-attention kernels; on the CPU
+(sdpa) they are a speed measurement, not a recommended setting.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/train_sft_throughput.py --work /tmp/throughput
 """
@@ -61,7 +64,7 @@ def run_one(name: str, work: Path, steps: int, batch_size: int) -> dict[str, obj
     tokens = read_loss_log(out / "loss.jsonl")[-1].get("num_tokens", 0)
     return {
         "config": name, "supported": True, "steps": result["steps"], "seconds": round(seconds, 2),
-        "tokens_per_s": round(float(tokens) / seconds, 1), "samples_per_s": round(steps * batch_size / seconds, 1),
+        "tokens_per_s": round(float(tokens) / seconds, 1), "rows_per_s": round(steps * batch_size / seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "wall_s": round(time.perf_counter() - started, 1),
     }
