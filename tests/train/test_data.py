@@ -76,3 +76,19 @@ def test_grpo_rows_carry_the_reward_columns(tmp_path: Path) -> None:
     assert "<answer></answer>" in row["prompt"][0]["content"][-1]["text"]  # reasoning prompt by default
     assert (row["answer"], row["answer_type"], json.loads(row["options"])) == ("B", "choice", {"A": "x", "B": "y"})
     assert row["images"] == []
+
+
+def test_unreadable_images_are_skipped_not_fatal(tmp_path: Path) -> None:
+    from infimed.schema import Sample
+    from infimed.train.data import load_trainable
+
+    Image.new("RGB", (32, 32), "gray").save(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
+    rows = [Sample(id=i, images=[img], question="Is there a lesion?", answer="no", answer_type="yes_no")
+            for i, img in (("a", "ok.png"), ("b", "bad.png"), ("c", "missing.png"), ("d", "ok.png"))]
+    write_jsonl(tmp_path / "d.jsonl", rows)
+    kept, skipped = load_trainable([tmp_path / "d.jsonl"], tmp_path / "out")
+    assert sorted(s.id for s in kept) == ["a", "d"]
+    assert {r["id"] for r in skipped} == {"b", "c"}
+    assert "not found" in next(r["reason"] for r in skipped if r["id"] == "c")
+    assert (tmp_path / "out" / "skipped.jsonl").read_text().count("\n") == 2

@@ -54,6 +54,55 @@ def load_mixture(
     return mixed
 
 
+def load_trainable(
+    files: Sequence[Path], out_dir: Path, *, ratios: Sequence[float] | None = None, size: int | None = None,
+    seed: int = 0,
+) -> tuple[list[Sample], list[dict[str, str]]]:
+    """``load_mixture`` without the samples whose images cannot be read; those go to ``out_dir/skipped.jsonl``."""
+    from infimed.io.jsonl import write_jsonl
+
+    samples, skipped = drop_unreadable(load_mixture(files, ratios=ratios, size=size, seed=seed))
+    write_jsonl(Path(out_dir) / "skipped.jsonl", skipped)
+    if skipped:
+        import logging
+
+        logging.getLogger("infimed.train").warning(
+            "skipped %d samples with unreadable images (listed in %s), e.g. %s: %s",
+            len(skipped), Path(out_dir) / "skipped.jsonl", skipped[0]["id"], skipped[0]["reason"],
+        )
+    if not samples:
+        raise ValueError("no trainable samples: every image failed to load (see skipped.jsonl)")
+    return samples, skipped
+
+
+def drop_unreadable(samples: Sequence[Sample]) -> tuple[list[Sample], list[dict[str, str]]]:
+    """Split off samples whose images are missing or undecodable (each reported with its reason).
+
+    A broken image is a per-sample error: it must never crash a training run hours in, so images are
+    decoded once up front (each path once) before the trainer starts.
+    """
+    from infimed.io.images import ImageLoadError, load_image
+
+    status: dict[Path, str | None] = {}
+    kept: list[Sample] = []
+    dropped: list[dict[str, str]] = []
+    for s in samples:
+        reason = None
+        for p in s.image_paths():
+            if p not in status:
+                try:
+                    load_image(p)
+                    status[p] = None
+                except ImageLoadError as exc:
+                    status[p] = str(exc)
+            reason = reason or status[p]
+        if reason is None:
+            kept.append(s)
+        else:
+            dropped.append({"id": s.id, "reason": reason})
+    return kept, dropped
+
+
 def _take(samples: list[Sample], n: int, rng: random.Random) -> list[Sample]:
     """``n`` samples: whole passes over ``samples`` and a random subset for the remainder."""
     passes, rest = divmod(n, len(samples))

@@ -15,7 +15,7 @@ from typing import Any
 
 from infimed import progress
 from infimed.train import components
-from infimed.train.data import answer_counts, balance_answers, grpo_dataset, load_mixture
+from infimed.train.data import answer_counts, balance_answers, grpo_dataset, load_trainable
 from infimed.train.rewards import build_rewards
 
 
@@ -94,7 +94,7 @@ def train_grpo(
     out_dir.mkdir(parents=True, exist_ok=True)
     last_checkpoint = components.prepare_resume(out_dir, config, resume=resume)
 
-    samples = load_mixture([Path(p) for p in data], ratios=ratios, size=mix_size, seed=seed)
+    samples, skipped = load_trainable([Path(p) for p in data], out_dir, ratios=ratios, size=mix_size, seed=seed)
     if balance:
         samples = balance_answers(samples, seed=seed)
     dataset = grpo_dataset(samples, mode=mode)  # type: ignore[arg-type]
@@ -165,6 +165,7 @@ def train_grpo(
         "config": str(out_dir / "config.yaml"),
         "resumed_from": last_checkpoint,
         "n_samples": len(samples),
+        "n_skipped_unreadable": len(skipped),
         "answers": answer_counts(samples),
         "steps": trainer.state.global_step,
         "train_loss": result.training_loss,

@@ -16,7 +16,7 @@ from typing import Any
 
 from infimed import progress
 from infimed.train import components
-from infimed.train.data import answer_counts, balance_answers, load_mixture, sft_dataset
+from infimed.train.data import answer_counts, balance_answers, load_trainable, sft_dataset
 
 SCHEDULES = ("cosine", "linear", "constant", "constant_with_warmup")
 
@@ -72,7 +72,7 @@ def train_sft(
     out_dir.mkdir(parents=True, exist_ok=True)
     last_checkpoint = components.prepare_resume(out_dir, config, resume=resume)
 
-    samples = load_mixture([Path(p) for p in data], ratios=ratios, size=mix_size, seed=seed)
+    samples, skipped = load_trainable([Path(p) for p in data], out_dir, ratios=ratios, size=mix_size, seed=seed)
     if balance:
         samples = balance_answers(samples, seed=seed)
     dataset = sft_dataset(samples, mode=mode)  # type: ignore[arg-type]
@@ -135,6 +135,7 @@ def train_sft(
         "config": str(out_dir / "config.yaml"),
         "resumed_from": last_checkpoint,
         "n_samples": len(samples),
+        "n_skipped_unreadable": len(skipped),
         "answers": answer_counts(samples),
         "steps": trainer.state.global_step,
         "train_loss": result.training_loss,
