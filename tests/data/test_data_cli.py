@@ -53,3 +53,20 @@ def test_import_medmnist_command(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["data", "import", "medmnist", "--npz", str(npz), "--out", str(tmp_path / "o"),
                               "--formats", "essay"])
     assert bad.exit_code != 0 and "formats" in bad.output
+
+
+def test_import_dicom_folder(tmp_path: Path) -> None:
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    src = tmp_path / "dicom"
+    src.mkdir()
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        shutil.copy(str(get_testdata_file(name)), src / name)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["data", "import", "dicom", "--folder", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert sorted(r["modality"] for r in rows) == ["ct", "mri"]
+    assert runner.invoke(app, ["data", "validate", str(out / "samples.jsonl")]).exit_code == 0
