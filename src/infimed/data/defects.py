@@ -98,10 +98,15 @@ class _Writer:
 
 
 def inject(
-    train: list[Sample], test: list[Sample], questions: dict[str, Question], *, root: Path,
-    rng: np.random.Generator, ids: OpaqueIds, image_names: OpaqueIds,
+    train: list[Sample], test: list[Sample], questions: dict[str, Question] | None, *, root: Path,
+    rng: np.random.Generator, ids: OpaqueIds, image_names: OpaqueIds, id_prefix: str = "ph-",
 ) -> tuple[list[Sample], list[Defect]]:
-    """Return the dirty train split (shuffled) and the defect manifest; defect images go under ``root``."""
+    """Return the dirty train split (shuffled) and the defect manifest; defect images go under ``root``.
+
+    ``questions`` (the phantom's structured questions) give template paraphrases and task-aware wrong answers;
+    without them (any other sample set, e.g. MedMNIST) questions are reworded generically and wrong labels are
+    another option letter, the flipped yes/no, or the opposite finding.
+    """
     counts = defect_counts(len(train))
     n_sources = sum(v for k, v in counts.items() if k != "contamination")
     if n_sources > len(train) or counts["contamination"] > len(test):
@@ -116,7 +121,7 @@ def inject(
         return [next(order) for _ in range(counts[kind])]
 
     def add(src: Sample, kind: str, detail: object, **update: object) -> None:
-        copy = src.model_copy(update={"id": ids.new("ph-"), "split": "train", "meta": {"case_id": ids.new("case-")},
+        copy = src.model_copy(update={"id": ids.new(id_prefix), "split": "train", "meta": {"case_id": ids.new("case-")},
                                       **update}, deep=True)
         added.append(copy)
         defects.append(Defect(copy.id, kind, src.id, str(detail)))
@@ -124,7 +129,7 @@ def inject(
     for i in sources("exact_duplicate"):
         add(train[i], "exact_duplicate", "exact copy", images=[writer.copy(train[i].images[0])])
     for i in sources("near_duplicate"):
-        add(train[i], "near_duplicate", **_near_copy(train[i], questions[train[i].id], writer, rng))
+        add(train[i], "near_duplicate", **_near_copy(train[i], questions, writer, rng))
     for i in sources("blank_image"):
         value = int(rng.integers(0, 256))
         data, detail = _blank_png(value, float(rng.uniform(0.0, 2.0)), rng)
@@ -134,7 +139,7 @@ def inject(
         add(train[i], "corrupt_image", detail, images=[writer.write(data, ".png")])
     for i in sources("wrong_label"):
         s = train[i]
-        wrong = wrong_answer(questions[s.id], rng)
+        wrong = wrong_answer(questions[s.id], rng) if questions else generic_wrong_answer(s, rng)
         dirty[i] = s.model_copy(update={"answer": wrong}, deep=True)
         defects.append(Defect(s.id, "wrong_label", None, f"answer {s.answer!r} -> {wrong!r}"))
     for i in sources("phi"):
@@ -146,18 +151,44 @@ def inject(
         if n % 2 == 0:
             add(src, "contamination", "exact copy of a test item", images=[writer.copy(src.images[0])])
         else:
-            add(src, "contamination", **_near_copy(src, questions[src.id], writer, rng))
+            add(src, "contamination", **_near_copy(src, questions, writer, rng))
     out = dirty + added
     return [out[int(i)] for i in rng.permutation(len(out))], defects
 
 
-def _near_copy(src: Sample, question: Question, writer: _Writer, rng: np.random.Generator) -> dict[str, object]:
+GENERIC_REWORDINGS = (
+    "Looking at this image: {q}",
+    "Please answer the following. {q}",
+    "{q} Answer based on the image.",
+    "Based on the scan, {q_lower}",
+)
+
+
+def generic_reword(question: str, rng: np.random.Generator) -> str:
+    """Another wording of any question (for sample sets without the phantom's templates)."""
+    template = GENERIC_REWORDINGS[int(rng.integers(len(GENERIC_REWORDINGS)))]
+    return template.format(q=question, q_lower=question[:1].lower() + question[1:])
+
+
+def generic_wrong_answer(sample: Sample, rng: np.random.Generator) -> str:
+    """Another valid answer of any sample: another option letter, the flipped yes/no, the opposite finding."""
+    if sample.answer_type == "yes_no":
+        return "no" if sample.answer == "yes" else "yes"
+    if sample.answer_type == "choice" and sample.options:
+        others = [k for k in sorted(sample.options) if k != sample.answer]
+        return others[int(rng.integers(len(others)))]
+    return "normal" if sample.answer.strip().lower() != "normal" else "abnormal"
+
+
+def _near_copy(
+    src: Sample, questions: dict[str, Question] | None, writer: _Writer, rng: np.random.Generator
+) -> dict[str, object]:
     """The changed fields of a near copy: an altered image and the question in another wording."""
     with Image.open(writer.root / src.images[0]) as im:
         arr = np.asarray(im.convert("L"))
     data, ext, detail = near_variant(arr, rng)
-    return {"detail": f"{detail}; reworded", "images": [writer.write(data, ext)],
-            "question": paraphrase(question, rng).text}
+    question = paraphrase(questions[src.id], rng).text if questions else generic_reword(src.question, rng)
+    return {"detail": f"{detail}; reworded", "images": [writer.write(data, ext)], "question": question}
 
 
 def near_variant(arr: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str, str]:
