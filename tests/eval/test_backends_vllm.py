@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import textwrap
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ FAKE_VLLM = textwrap.dedent(
 
 
 @pytest.fixture
-def fake_vllm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+def fake_vllm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
     pkg = tmp_path / "fakevllm"
     pkg.mkdir()
     (pkg / "vllm.py").write_text(FAKE_VLLM)
@@ -52,7 +53,9 @@ def fake_vllm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> types.ModuleTy
     monkeypatch.delitem(sys.modules, "vllm", raising=False)
     import vllm
 
-    return vllm
+    yield vllm
+    # the fake must not outlive the test: TRL and transformers probe find_spec("vllm") and would find it
+    sys.modules.pop("vllm", None)
 
 
 def _req(i: str, image: Path | None = None) -> GenRequest:
