@@ -193,3 +193,26 @@ def count_parameters(model: Any) -> dict[str, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"total": total, "trainable": trainable}
+
+
+def train_and_save(
+    trainer: Any, processor: Any, out_dir: Path, *, merge: bool, resume_from: str | None, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Run a built TRL trainer (resuming when a checkpoint is given), save, and summarise the run."""
+    import time
+
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    seconds = time.perf_counter() - started
+    saved = save_outputs(trainer.model, processor, out_dir, merge=merge)
+    return {
+        **saved,
+        "loss_log": str(out_dir / "loss.jsonl"),
+        "config": str(out_dir / "config.yaml"),
+        "resumed_from": resume_from,
+        **data,
+        "steps": trainer.state.global_step,
+        "train_loss": result.training_loss,
+        "seconds": round(seconds, 2),
+        "parameters": count_parameters(trainer.model),
+    }

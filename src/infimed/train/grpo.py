@@ -8,7 +8,6 @@ only in their trainer. ``use_vllm`` generates with vLLM (colocated on the traini
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -155,23 +154,10 @@ def train_grpo(
         model=net, reward_funcs=reward_funcs, args=args, train_dataset=dataset, processing_class=processor,
         peft_config=peft_config, callbacks=[LossLog(out_dir / "loss.jsonl")],
     )
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=last_checkpoint)
-    seconds = time.perf_counter() - started
-    saved = components.save_outputs(trainer.model, processor, out_dir, merge=merge)
-    return {
-        **saved,
-        "loss_log": str(out_dir / "loss.jsonl"),
-        "config": str(out_dir / "config.yaml"),
-        "resumed_from": last_checkpoint,
-        "n_samples": len(samples),
-        "n_skipped_unreadable": len(skipped),
-        "answers": answer_counts(samples),
-        "steps": trainer.state.global_step,
-        "train_loss": result.training_loss,
-        "seconds": round(seconds, 2),
-        "parameters": components.count_parameters(trainer.model),
-    }
+    return components.train_and_save(
+        trainer, processor, out_dir, merge=merge, resume_from=last_checkpoint,
+        data={"n_samples": len(samples), "n_skipped_unreadable": len(skipped), "answers": answer_counts(samples)},
+    )
 
 
 def vision_token_ids(model: Any) -> list[int]:

@@ -10,7 +10,6 @@ with one of the configs in ``infimed/train/accelerate/`` (see docs/training.md).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -125,23 +124,10 @@ def train_sft(
         model=net, args=args, train_dataset=dataset, processing_class=processor,
         peft_config=peft_config, callbacks=[LossLog(out_dir / "loss.jsonl")],
     )
-    started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=last_checkpoint)
-    seconds = time.perf_counter() - started
-    saved = components.save_outputs(trainer.model, processor, out_dir, merge=merge)
-    return {
-        **saved,
-        "loss_log": str(out_dir / "loss.jsonl"),
-        "config": str(out_dir / "config.yaml"),
-        "resumed_from": last_checkpoint,
-        "n_samples": len(samples),
-        "n_skipped_unreadable": len(skipped),
-        "answers": answer_counts(samples),
-        "steps": trainer.state.global_step,
-        "train_loss": result.training_loss,
-        "seconds": round(seconds, 2),
-        "parameters": components.count_parameters(trainer.model),
-    }
+    return components.train_and_save(
+        trainer, processor, out_dir, merge=merge, resume_from=last_checkpoint,
+        data={"n_samples": len(samples), "n_skipped_unreadable": len(skipped), "answers": answer_counts(samples)},
+    )
 
 
 def _check_options(*, mode: str, method: str, schedule: str, batch_size: int, grad_accum: int) -> None:
