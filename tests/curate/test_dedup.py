@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
 from infimed.curate.base import Drop
+from infimed.curate.hashing import ImageSig, aligned_similarity, compute_signature
 from infimed.curate.steps.dedup_exact import DedupExact
 from infimed.curate.steps.dedup_near import DedupNear
+from infimed.data.defects import near_variant
+from infimed.data.scene import random_scene, render
 from infimed.io.jsonl import load_samples
 
 
@@ -64,3 +73,28 @@ def test_near_dedup_text_only_minhash(tmp_path, row, write_rows):
     ]
     got = outcome(DedupNear()(load_samples(write_rows("in.jsonl", rows))))
     assert got == {"t1": ("kept", None), "t2": ("near_duplicate", "t1"), "t3": ("kept", None)}
+
+
+
+def _signature_of(path: Path, arr: np.ndarray) -> ImageSig:
+    Image.fromarray(arr, "L").save(path)
+    return compute_signature(str(path))
+
+
+def test_aligned_views_match_altered_copies_but_not_lookalike_cases(tmp_path):
+    """A cropped / resized / re-encoded / brightened copy of a phantom case matches it; another case with the
+    same modality, region and lesions (another "patient") does not."""
+    rng = np.random.default_rng(0)
+    copies, lookalikes = [], []
+    for i in range(12):
+        scene = random_scene(rng)
+        original = _signature_of(tmp_path / f"o{i}.png", render(scene))
+        data, ext, _ = near_variant(render(scene), rng)
+        (tmp_path / f"c{i}{ext}").write_bytes(data)
+        copy = compute_signature(str(tmp_path / f"c{i}{ext}"))
+        other = replace(random_scene(rng), modality=scene.modality, anatomy=scene.anatomy, lesions=scene.lesions)
+        twin = _signature_of(tmp_path / f"t{i}.png", render(other))
+        copies.append(float(aligned_similarity(original.views_array()[None], copy.views_array()[None])[0]))
+        lookalikes.append(float(aligned_similarity(original.views_array()[None], twin.views_array()[None])[0]))
+    threshold = DedupNear().min_aligned_similarity
+    assert min(copies) >= threshold > max(lookalikes), (copies, lookalikes)

@@ -10,7 +10,15 @@ import pytest
 from PIL import Image
 
 from infimed.data.questions import TEMPLATES, VALUES, ask, paraphrase, tasks_for, truth, wrong_answer
-from infimed.data.scene import MODALITY_KEYS, QUADRANTS, SIZE_GRADES, Scene, random_scene, render
+from infimed.data.scene import (
+    MODALITY_KEYS,
+    QUADRANTS,
+    SIZE_GRADES,
+    Scene,
+    inner_structures,
+    random_scene,
+    render,
+)
 
 
 def scenes(n: int, seed: int = 0) -> list[Scene]:
@@ -117,3 +125,20 @@ def test_location_and_size_only_for_single_lesions() -> None:
         if not has:
             with pytest.raises(ValueError, match="single-lesion"):
                 truth(scene, "lesion_grading")
+
+
+def test_inner_structures_are_per_case_and_never_brighten_tissue_towards_a_lesion(monkeypatch) -> None:
+    """Every case carries its own inner structures (a fingerprint fixed by its seed); they only pull tissue
+    towards a mid grey, so the brightest tissue (which a lesion must outshine) gets no brighter."""
+    import infimed.data.scene as scene_module
+
+    a, b = inner_structures(1), inner_structures(2)
+    assert np.array_equal(a, inner_structures(1))
+    assert a.min() >= 0.0 and a.max() <= 0.8 and np.abs(a - b).mean() > 0.05
+    plain = [replace(s, lesions=()) for s in scenes(40, seed=7)]
+    with_structures = [render(s) for s in plain]
+    monkeypatch.setattr(scene_module, "inner_structures", lambda seed: np.zeros((128, 128), np.float32))
+    for s, img in zip(plain, with_structures, strict=True):
+        without = render(s)
+        assert not np.array_equal(img, without)
+        assert np.percentile(img, 99.5) <= np.percentile(without, 99.5) + 2, s

@@ -11,6 +11,11 @@ sample. A signature holds
 - ``thumb``: a 16x16 grey thumbnail normalised to zero mean and unit variance. Medical images of one kind
   look alike to a 64-bit hash (same anatomy, same contrast), so a phash match is only a candidate, confirmed
   when the thumbnails correlate; this keeps different cases of the same organ apart.
+- ``views``: (softly) rank-equalised 16x16 grey views of the whole image and of centred crops trimming 2-8 % of it
+  (``VIEW_CROPS``), each zero mean and unit norm. ``aligned_similarity`` takes the best correlation of one
+  image's whole view with the other's crops (either way round), so a cropped or re-framed copy is compared at
+  the right scale; rank equalisation (brightness-shift invariant) keeps a bright lesion or the body outline from
+  dominating, so the case's own inner structure decides whether two look-alike pictures are one.
 Text uses word shingles: ``minhash`` (datasketch) for LSH over many texts and ``shingles`` for exact checks.
 """
 
@@ -30,6 +35,9 @@ from PIL import Image, ImageStat
 from infimed.io.images import DEFAULT_MAX_PIXELS
 
 THUMB = 16
+VIEW = 12
+VIEW_CROPS = (0.0, 0.015, 0.03, 0.045, 0.06, 0.075)  # fraction of each side trimmed (split over both borders)
+RANK_SOFTNESS = 4.0  # grey levels (of 255) below which differences count as noise when equalising views
 _CACHE: dict[tuple[str, int], ImageSig] = {}
 
 
@@ -46,6 +54,10 @@ class ImageSig:
     pixel_hash: str = ""
     phash: int = 0
     thumb: bytes = b""  # THUMB*THUMB float16, zero mean, unit variance
+    views: bytes = b""  # len(VIEW_CROPS) x VIEW*VIEW float16, rank-equalised, zero mean, unit norm
+
+    def views_array(self) -> np.ndarray:
+        return np.frombuffer(self.views, dtype=np.float16).astype(np.float32).reshape(len(VIEW_CROPS), VIEW * VIEW)
 
     @property
     def ok(self) -> bool:
@@ -129,8 +141,50 @@ def compute_signature(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageS
     t = t / (t.std() + 1e-6)
     return ImageSig(
         path, width=im.width, height=im.height, std=std, pixel_hash=h.hexdigest(),
-        phash=phash_of(g32), thumb=t.astype(np.float16).tobytes(),
+        phash=phash_of(g32), thumb=t.astype(np.float16).tobytes(), views=_views(grey).astype(np.float16).tobytes(),
     )
+
+
+_SOFT_STEP = 0.5 + 0.5 * np.tanh(0.5 * np.arange(-255, 256) / RANK_SOFTNESS)  # logistic step per grey offset
+
+
+def _soft_rank(values: np.ndarray) -> np.ndarray:
+    """Each value's share of values below it, counted softly over ``RANK_SOFTNESS`` grey levels (0-255 input).
+
+    Like histogram equalisation (invariant to brightness shifts, no single bright structure dominates), but
+    differences smaller than the softness (sensor noise on a flat background) do not get spread over the
+    whole range, and ties share one value. Computed on the 256-level histogram: a logistic-smoothed CDF.
+    """
+    levels = np.clip(np.rint(values), 0, 255).astype(np.intp)
+    cdf = np.convolve(np.bincount(levels, minlength=256), _SOFT_STEP)[255:511]
+    return (cdf[levels] / len(values)).astype(np.float32)
+
+
+def _views(grey: Image.Image) -> np.ndarray:
+    w, h = grey.size
+    out = np.zeros((len(VIEW_CROPS), VIEW * VIEW), dtype=np.float32)
+    for k, crop in enumerate(VIEW_CROPS):
+        m = crop / 2
+        box = (m * w, m * h, (1 - m) * w, (1 - m) * h)
+        v = _soft_rank(np.asarray(grey.resize((VIEW, VIEW), Image.Resampling.BOX, box=box), dtype=np.float32).ravel())
+        v -= v.mean()
+        norm = float(np.linalg.norm(v))
+        if norm > 0:
+            out[k] = v / norm
+    return out
+
+
+def aligned_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Best view correlation of image pairs: ``a``, ``b`` are (pairs, len(VIEW_CROPS), VIEW*VIEW) view stacks.
+
+    One image's whole view against each crop of the other, both ways round: a copy trimmed by c % matches the
+    original's c % crop. In [-1, 1]; 1 for identical pictures.
+    """
+    best = np.einsum("pd,pd->p", a[:, 0], b[:, 0])
+    for k in range(1, a.shape[1]):
+        np.maximum(best, np.einsum("pd,pd->p", a[:, k], b[:, 0]), out=best)
+        np.maximum(best, np.einsum("pd,pd->p", a[:, 0], b[:, k]), out=best)
+    return best
 
 
 def _is_grey(rgb: Image.Image) -> bool:
@@ -203,8 +257,12 @@ def thumb_similarity(a: ImageSig, b: ImageSig) -> float:
     return float(np.dot(a.thumb_array(), b.thumb_array()) / (THUMB * THUMB))
 
 
-def images_match(a: ImageSig, b: ImageSig, *, max_hamming: int, min_similarity: float) -> bool:
-    return hamming(a.phash, b.phash) <= max_hamming and thumb_similarity(a, b) >= min_similarity
+def images_match(a: ImageSig, b: ImageSig, *, max_hamming: int, min_similarity: float,
+                 min_aligned: float = -1.0) -> bool:
+    """Hash within ``max_hamming`` bits, thumbnails correlating >= ``min_similarity``, views >= ``min_aligned``."""
+    if hamming(a.phash, b.phash) > max_hamming or thumb_similarity(a, b) < min_similarity:
+        return False
+    return min_aligned <= -1.0 or float(aligned_similarity(a.views_array()[None], b.views_array()[None])[0]) >= min_aligned
 
 
 # ---- text ---------------------------------------------------------------------------------------------

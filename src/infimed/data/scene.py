@@ -6,6 +6,9 @@ every answerable property is built to survive that: a lesion sits near the centr
 downscaling, there is at most one lesion per quadrant (counts 0-3), and each modality has a look that a
 56-px thumbnail still shows (CT: sharp slice with the scanner table; MRI: dark bone, bright fluid, bias
 field; X-ray: blurred projection with a corner marker; ultrasound: speckled fan).
+Like real patients, no two cases are pixel-alike: besides pose, outline, shading and tint, every case has its own
+inner structures (``inner_structures``: soft patches and small vessels/organs at random places, pulling tissue
+towards a mid grey, far dimmer than a lesion), so distinct cases of one kind are not near duplicates.
 Quadrants are named as displayed (image coordinates), not in patient orientation.
 """
 
@@ -36,6 +39,8 @@ INTENSITY = {
     "ultrasound": np.array([0.20, 0.40, 0.62, 0.08, 0.28, 0.05], dtype=np.float32),  # no air in a fan
 }
 LESION_INTENSITY = 1.0
+N_STRUCTURES = 14  # soft patches and small structures per case (``inner_structures``)
+STRUCTURE_INTENSITY = 0.25  # what they pull tissue towards (far below a lesion)
 
 _YY, _XX = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
 
@@ -174,6 +179,23 @@ def shading_field(shading: tuple[float, ...]) -> np.ndarray:
     return field
 
 
+def inner_structures(seed: int) -> np.ndarray:
+    """Weights (0..0.6) of the case's own soft patches and small structures (vessels, small organs).
+
+    Drawn from the case's ``noise_seed``, so it is fixed per case and independent between cases: a
+    label-irrelevant fingerprint of the "patient" that survives cropping, resizing, JPEG and brightness
+    changes (the structures are 4-16 px wide) but differs between any two cases of the same kind.
+    """
+    rng = np.random.default_rng([seed, 1])
+    k = N_STRUCTURES
+    cx, cy = rng.uniform(24, SIZE - 24, size=(2, k, 1, 1)).astype(np.float32)
+    sigma = np.concatenate([rng.uniform(9.0, 16.0, size=k // 3), rng.uniform(3.5, 7.0, size=k - k // 3)])
+    amp = rng.uniform(0.4, 0.8, size=(k, 1, 1)).astype(np.float32)
+    d2 = (_XX - cx) ** 2 + (_YY - cy) ** 2
+    blobs = amp * np.exp(-d2 / (2 * sigma.astype(np.float32)[:, None, None] ** 2))
+    return np.clip(blobs.sum(axis=0), 0.0, 0.8)
+
+
 def lesion_alpha(lesions: tuple[Lesion, ...]) -> np.ndarray:
     """Soft-edged coverage (0..1) of all lesion discs."""
     alpha = np.zeros((SIZE, SIZE), dtype=np.float32)
@@ -205,6 +227,9 @@ def render(scene: Scene, *, with_lesions: bool = True) -> np.ndarray:
     labels = anatomy_map(scene.anatomy, dx=scene.dx, dy=scene.dy, sx=scene.scale * stretch, sy=scene.scale,
                          angle=scene.angle, shape=scene.shape)
     img = (INTENSITY[m] * np.asarray(scene.tint, dtype=np.float32))[labels] * shading_field(scene.shading)
+    # inner structures pull tissue towards a mid grey: darker in bright tissue, brighter in lung
+    weight = np.where(labels == AIR, 0.0, inner_structures(scene.noise_seed))
+    img = img + weight * (STRUCTURE_INTENSITY - img)
     if with_lesions and scene.lesions:
         alpha = lesion_alpha(scene.lesions)
         img = img * (1.0 - alpha) + LESION_INTENSITY * alpha

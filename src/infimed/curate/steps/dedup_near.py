@@ -2,25 +2,26 @@
 
 Two samples are near duplicates when they say the same thing about the same picture:
 - images: the same number of images, each pair within ``max_hamming`` bits of 64-bit perceptual hash AND with
-  normalised 16x16 thumbnails correlating >= ``min_image_similarity`` (the hash alone cannot tell apart two
-  cases of the same organ in the same modality);
+  normalised 16x16 thumbnails correlating >= ``min_image_similarity`` (a loose, cheap candidate filter), AND
+  with aligned views (``hashing.aligned_similarity``: rank-equalised, compared at the copy's crop scale)
+  correlating >= ``min_aligned_similarity``: the hash and the thumbnail cannot tell apart two cases of the same
+  organ in the same modality, the aligned views can, because each case's inner structure is its own;
 - answer: the same answer as text (a choice answer compared by its option's text);
 - question: word-shingle Jaccard >= ``text_threshold``, OR the same task (a paraphrase from another template).
 Many VQA sets ask several different questions about one image, so the same image with another task or another
 answer is not a duplicate. Text-only samples are matched with datasketch MinHash LSH on question + options and
 confirmed by the same answer.
 
-Thresholds trade recall for precision. The phantom draws distinct cases that look alike at any scale (same
-modality, region and lesion layout, differing only in sensor noise); with the same task and answer they match
-too: redundant for training, but false positives against ``defects.jsonl``. On a 20k phantom pool (near
-copies: crop 2-6 %, resize, JPEG q70-90, brightness, reworded): 6 bits / 0.95 -> recall 0.54, precision 0.94;
-8 / 0.93 (default) -> 0.69 / 0.80; 10 / 0.9 -> 0.80 / 0.52. Look-alikes grow with the pool, so precision
-falls on larger phantom pools (see the bench).
+Thresholds trade recall for precision; ``min_aligned_similarity`` decides. On a 20k phantom pool (near copies:
+crop 2-6 %, resize, JPEG q70-90, brightness, reworded; distinct cases differ in pose, outline, tint and inner
+structures), with 14 bits / 0.85 as candidate filter: aligned 0.975 (default) -> recall 0.959, precision 0.996;
+0.978 -> 0.946 / 1.000. The hash + thumbnail test alone (the earlier rule, 8 bits / 0.93) reached 0.82 / 0.45
+on ~100k records. Look-alikes grow with the pool; see ``bench/curate_throughput.py`` for 100k figures.
 
 Samples are visited in input order: one that matches an earlier kept sample is dropped with ``of`` = that
 sample's id, otherwise it is kept (deterministic; no chaining through dropped samples). The step reads its input twice; given
 a one-shot iterator it spools the samples to a temporary file. It holds only signatures in memory: per unique
-image a 64-bit hash and a 512-byte thumbnail, per sample its normalised question, answer and task.
+image a 64-bit hash, a 512-byte thumbnail and 1.7 kB of views, per sample its normalised question, answer and task.
 Candidate image pairs come from a blocked all-pairs Hamming scan over unique images (numpy popcount, 256 rows
 at a time, so memory stays at a few MB): quadratic in unique images, see the bench for measured seconds.
 """
@@ -40,8 +41,11 @@ import numpy as np
 from infimed.curate.base import STEPS, Drop
 from infimed.curate.hashing import (
     THUMB,
+    VIEW,
+    VIEW_CROPS,
     ImageSig,
     WorkerPool,
+    aligned_similarity,
     answer_key,
     jaccard,
     minhash,
@@ -77,9 +81,11 @@ class _Spool:
 
 
 def similar_image_pairs(
-    phashes: np.ndarray, thumbs: np.ndarray, *, max_hamming: int, min_similarity: float, block: int = 256
+    phashes: np.ndarray, thumbs: np.ndarray, *, max_hamming: int, min_similarity: float,
+    views: np.ndarray | None = None, min_aligned: float = -1.0, block: int = 256,
 ) -> list[tuple[int, int]]:
-    """All pairs (i < j) of distinct images whose hashes and thumbnails agree."""
+    """All pairs (i < j) of distinct images whose hashes and thumbnails agree (and, given ``views``, whose
+    aligned views correlate >= ``min_aligned``)."""
     n = len(phashes)
     out: list[tuple[int, int]] = []
     for start in range(0, n, block):
@@ -93,6 +99,9 @@ def similar_image_pairs(
             continue
         sims = np.einsum("ij,ij->i", thumbs[ii], thumbs[jj]) / (THUMB * THUMB)
         ok = sims >= min_similarity
+        if views is not None and ok.any():
+            ii, jj = ii[ok], jj[ok]
+            ok = aligned_similarity(views[ii].astype(np.float32), views[jj].astype(np.float32)) >= min_aligned
         out.extend(zip(ii[ok].tolist(), jj[ok].tolist(), strict=True))
     return out
 
@@ -103,8 +112,9 @@ class DedupNear:
     def __init__(
         self,
         *,
-        max_hamming: int = 8,
-        min_image_similarity: float = 0.93,
+        max_hamming: int = 14,
+        min_image_similarity: float = 0.85,
+        min_aligned_similarity: float = 0.975,
         text_threshold: float = 0.6,
         text_only_threshold: float = 0.8,
         same_task_counts: bool = True,
@@ -115,6 +125,7 @@ class DedupNear:
     ):
         self.max_hamming = max_hamming
         self.min_image_similarity = min_image_similarity
+        self.min_aligned_similarity = min_aligned_similarity
         self.text_threshold = text_threshold
         self.text_only_threshold = text_only_threshold
         self.same_task_counts = same_task_counts
@@ -201,8 +212,10 @@ class DedupNear:
             return []
         phashes = np.array(index.phashes, dtype=np.uint64)
         thumbs = np.stack(index.thumbs).astype(np.float32)
+        views = np.stack(index.views)  # float16: half the memory; cast per block
         return similar_image_pairs(
-            phashes, thumbs, max_hamming=self.max_hamming, min_similarity=self.min_image_similarity
+            phashes, thumbs, max_hamming=self.max_hamming, min_similarity=self.min_image_similarity,
+            views=views, min_aligned=self.min_aligned_similarity,
         )
 
     def _images_agree(self, index: _Index, x: int, y: int, matched: set[tuple[int, int]]) -> bool:
@@ -260,6 +273,7 @@ class _Index:
         self.image_keys: dict[str, int] = {}
         self.phashes: list[int] = []
         self.thumbs: list[np.ndarray] = []
+        self.views: list[np.ndarray] = []
         self.minhashes: dict[int, Any] = {}
 
     def add(self, chunk: list[Sample], sigs: dict[str, ImageSig]) -> None:
@@ -279,6 +293,8 @@ class _Index:
             # an unreadable image gets a hash no other image is near, so it only matches itself
             self.phashes.append(sig.phash if sig.ok else (len(self.phashes) * 0x9E3779B97F4A7C15) % 2**64)
             self.thumbs.append(sig.thumb_array() if sig.ok else np.zeros(THUMB * THUMB, np.float32))
+            self.views.append(sig.views_array().astype(np.float16) if sig.ok
+                              else np.zeros((len(VIEW_CROPS), VIEW * VIEW), np.float16))
         return idx
 
 
