@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from infimed.quickstart.recipe import BATCH_SIZE, LEARNING_RATE, STEPS
+
 
 def quickstart_cmd(
     out: Path = typer.Option(Path("demo"), "--out", help="Folder for data, models, evaluations and the report."),
@@ -15,9 +17,12 @@ def quickstart_cmd(
     data: Path = typer.Option(None, "--data", help="Use this folder's train.jsonl/test.jsonl instead of the phantom."),
     npz: Path = typer.Option(None, "--npz", exists=True, dir_okay=False,
                              help="Use a MedMNIST .npz (defects injected into its train split)."),
-    epochs: float = typer.Option(3.0, "--epochs", min=0.1, help="Training epochs (same for every arm)."),
-    lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Learning rate (full fine-tuning of the tiny model)."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Training batch size."),
+    steps: int = typer.Option(STEPS, "--steps", min=0,
+                              help="Optimiser steps per arm, the same for every arm (0: use --epochs instead)."),
+    epochs: float = typer.Option(None, "--epochs", min=0.1,
+                                 help="Train every arm for this many epochs instead of a fixed step budget."),
+    lr: float = typer.Option(LEARNING_RATE, "--lr", min=0.0, help="Learning rate (full fine-tuning of the tiny model)."),
+    batch_size: int = typer.Option(BATCH_SIZE, "--batch-size", min=1, help="Training batch size."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for curation's per-image work."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data, the random subset and the first training run."),
 ) -> None:
@@ -26,7 +31,10 @@ def quickstart_cmd(
 
     if data is not None and npz is not None:
         raise typer.BadParameter("give --data or --npz, not both")
-    summary = quickstart(out, budget=budget, seeds=seeds, n=n, data=data, npz=npz, epochs=epochs,
+    if epochs is None and steps == 0:
+        raise typer.BadParameter("--steps 0 needs --epochs")
+    summary = quickstart(out, budget=budget, seeds=seeds, n=n, data=data, npz=npz,
+                         steps=None if epochs is not None else steps, epochs=epochs,
                          learning_rate=lr, batch_size=batch_size, workers=workers, seed=seed)
     from infimed.quickstart.report import verdict
 

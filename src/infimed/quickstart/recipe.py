@@ -1,0 +1,36 @@
+"""The quickstart's training recipe: one set of ``train_sft`` options shared by every arm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STEPS = 300  # optimiser steps per arm: the same budget for every arm, so the small arms see more epochs
+LEARNING_RATE = 2e-3
+BATCH_SIZE = 32
+
+
+def arm_recipe(n_samples: int, *, steps: int | None, epochs: float | None, learning_rate: float,
+               batch_size: int) -> dict[str, Any]:
+    """``train_sft`` options for one arm: a fixed step budget (``steps``) or a fixed number of ``epochs``."""
+    if (steps is None) == (epochs is None):
+        raise ValueError("give exactly one of steps (a fixed step budget) or epochs")
+    recipe: dict[str, Any] = {"learning_rate": learning_rate, "batch_size": batch_size, "schedule": "cosine",
+                              "warmup": 0.05, "balance": False, "freeze_vision": False, "freeze_projector": False,
+                              "logging_steps": 5, "save_steps": 100_000}
+    if steps is not None:
+        recipe.update(max_steps=steps, epochs=max(1.0, steps * batch_size / max(n_samples, 1)))
+    else:
+        recipe.update(max_steps=-1, epochs=epochs)
+    return recipe
+
+
+def describe_recipe(recipes: dict[str, dict[str, Any]], n_train: dict[str, int]) -> str:
+    """One plain sentence per arm: steps, epochs (samples seen / arm size), lr and batch."""
+    parts = []
+    for arm, r in recipes.items():
+        bs = r["batch_size"]
+        steps = r["max_steps"] if r["max_steps"] > 0 else -(-int(r["epochs"] * n_train[arm]) // bs)
+        parts.append(f"{arm} {steps} steps = {steps * bs / max(n_train[arm], 1):.1f} epochs of {n_train[arm]}")
+    first = next(iter(recipes.values()))
+    return (f"batch {first['batch_size']}, lr {first['learning_rate']:g} ({first['schedule']}, "
+            f"{first['warmup']:.0%} warm-up), full fine-tuning; " + "; ".join(parts))
