@@ -148,7 +148,9 @@ class OpenAIClient:
         timeout = httpx.Timeout(self.timeout)
         if self.transport is not None:  # an injected transport (tests) is shared by every worker
             return [httpx.AsyncClient(headers=headers, timeout=timeout, transport=self.transport)] * self.concurrency
-        ssl_context = httpx.create_ssl_context()  # built once: loading the CA bundle is slow
+        # plain http (a local `vllm serve`) never uses TLS, so skip loading the CA bundle (~0.17 s for 32
+        # workers); for https it is built once and shared
+        ssl_context: Any = httpx.create_ssl_context() if self.url.startswith("https://") else False
         one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         return [
             httpx.AsyncClient(
