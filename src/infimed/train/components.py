@@ -216,3 +216,25 @@ def train_and_save(
         "seconds": round(seconds, 2),
         "parameters": count_parameters(trainer.model),
     }
+
+
+def prepare_model(
+    model: str | Path, *, method: str, allow_download: bool, min_pixels: int | None, max_pixels: int | None,
+    freeze_vision: bool, freeze_projector: bool, lora_r: int, lora_alpha: int, lora_dropout: float,
+    lora_targets: str | None,
+) -> tuple[Any, Any, Any]:
+    """Load the model and processor for training; freeze parts (full) or build the LoRA config (lora/qlora).
+
+    An adapter folder given as the model keeps training its own adapter (no new LoRA config).
+    """
+    net, processor = load_for_training(model, method=method, allow_download=allow_download)
+    set_pixel_limits(processor, min_pixels=min_pixels, max_pixels=max_pixels)
+    peft_config = None
+    if method == "full":
+        freeze_parts(net, vision=freeze_vision, projector=freeze_projector)
+    elif not is_peft(net):
+        peft_config = lora_config(
+            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, targets=lora_targets,
+            train_vision=not freeze_vision, train_projector=not freeze_projector,
+        )
+    return net, processor, peft_config

@@ -82,16 +82,11 @@ def train_sft(
     from infimed.train.callbacks import LossLog
 
     set_seed(seed)
-    net, processor = components.load_for_training(model, method=method, allow_download=allow_download)
-    components.set_pixel_limits(processor, min_pixels=min_pixels, max_pixels=max_pixels)
-    peft_config = None
-    if method == "full":
-        components.freeze_parts(net, vision=freeze_vision, projector=freeze_projector)
-    elif not components.is_peft(net):  # an adapter folder given as --model keeps training its adapter
-        peft_config = components.lora_config(
-            r=lora_r, alpha=lora_alpha, dropout=lora_dropout, targets=lora_targets,
-            train_vision=not freeze_vision, train_projector=not freeze_projector,
-        )
+    net, processor, peft_config = components.prepare_model(
+        model, method=method, allow_download=allow_download, min_pixels=min_pixels, max_pixels=max_pixels,
+        freeze_vision=freeze_vision, freeze_projector=freeze_projector, lora_r=lora_r, lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout, lora_targets=lora_targets,
+    )
 
     args = SFTConfig(
         output_dir=str(out_dir / components.CHECKPOINTS),
