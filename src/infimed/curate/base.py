@@ -9,7 +9,7 @@ Steps are built by registered factories from flat keyword options (the YAML conf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,3 +46,9 @@ class Step(Protocol):
 
 
 STEPS: Registry[Callable[..., Step]] = Registry("curation step")
+
+
+def keep_chosen(pool: list[Sample], chosen: Collection[int], why: Callable[[Sample], str]) -> Iterator[Sample | Drop]:
+    """Yield the chosen samples in input order; every other one becomes a ``not_selected`` drop."""
+    for i, sample in enumerate(pool):
+        yield sample if i in chosen else Drop(sample, "not_selected", why(sample))

@@ -24,10 +24,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image, ImageStat
@@ -223,6 +223,20 @@ def signature(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Imag
 
 def clear_cache() -> None:
     _CACHE.clear()
+
+
+T = TypeVar("T")
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive non-empty lists of at most ``size`` items (streamed: one chunk held at a time)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class WorkerPool:

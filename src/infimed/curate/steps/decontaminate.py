@@ -33,6 +33,7 @@ from infimed.curate.hashing import (
     WorkerPool,
     aligned_similarity,
     answer_key,
+    chunks,
     images_match,
     shingles,
 )
@@ -76,13 +77,8 @@ class Decontaminate:
         self._candidates = {}
         with WorkerPool(self.workers) as pool:
             index = self._build_index(pool)
-            chunk: list[Sample] = []
-            for s in samples:
-                chunk.append(s)
-                if len(chunk) >= self.chunk_size:
-                    yield from self._chunk(chunk, index, pool)
-                    chunk = []
-            yield from self._chunk(chunk, index, pool)
+            for chunk in chunks(samples, self.chunk_size):
+                yield from self._chunk(chunk, index, pool)
 
     def _build_index(self, pool: WorkerPool) -> _EvalIndex:
         index = _EvalIndex(self.ngram)

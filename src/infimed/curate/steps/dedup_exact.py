@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from infimed.curate.base import STEPS, Drop
-from infimed.curate.hashing import WorkerPool, answer_key, normalize_text
+from infimed.curate.hashing import WorkerPool, answer_key, chunks, normalize_text
 from infimed.schema import Sample
 
 
@@ -40,13 +40,8 @@ class DedupExact:
 
     def __call__(self, samples: Iterable[Sample]) -> Iterator[Sample | Drop]:
         with WorkerPool(self.workers) as pool:
-            chunk: list[Sample] = []
-            for s in samples:
-                chunk.append(s)
-                if len(chunk) >= self.chunk_size:
-                    yield from self._chunk(chunk, pool)
-                    chunk = []
-            yield from self._chunk(chunk, pool)
+            for chunk in chunks(samples, self.chunk_size):
+                yield from self._chunk(chunk, pool)
 
     def _chunk(self, chunk: list[Sample], pool: WorkerPool) -> Iterator[Sample | Drop]:
         sigs = pool.signatures(str(p) for s in chunk for p in s.image_paths()) if self.use_pixels else {}

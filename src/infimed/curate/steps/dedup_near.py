@@ -47,6 +47,7 @@ from infimed.curate.hashing import (
     WorkerPool,
     aligned_similarity,
     answer_key,
+    chunks,
     jaccard,
     minhash,
     normalize_text,
@@ -156,13 +157,8 @@ class DedupNear:
     def _collect(self, samples: Iterable[Sample]) -> _Index:
         index = _Index()
         with WorkerPool(self.workers) as pool:
-            chunk: list[Sample] = []
-            for s in samples:
-                chunk.append(s)
-                if len(chunk) >= self.chunk_size:
-                    index.add(chunk, pool.signatures(str(p) for c in chunk for p in c.image_paths()))
-                    chunk = []
-            index.add(chunk, pool.signatures(str(p) for c in chunk for p in c.image_paths()))
+            for chunk in chunks(samples, self.chunk_size):
+                index.add(chunk, pool.signatures(str(p) for c in chunk for p in c.image_paths()))
         return index
 
     def _cluster(self, index: _Index) -> tuple[list[int], dict[int, str]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from infimed.curate.base import STEPS, Drop
+from infimed.curate.base import STEPS, Drop, keep_chosen
 from infimed.curate.select import allocate
 from infimed.schema import Sample
 
@@ -74,14 +74,13 @@ class MixStep:
 
     def __call__(self, samples: Iterable[Sample]) -> Iterator[Sample | Drop]:
         pool = list(samples)
-        chosen = self.choose(pool)
-        for i, sample in enumerate(pool):
-            if i in chosen:
-                yield sample
-            else:
-                p = pool_of(sample, self.key)
-                why = "pool not in the mix ratios" if p not in self.ratios else "pool over its share of the budget"
-                yield Drop(sample, "not_selected", f"mix[{self.key}={p}]: {why}")
+
+        def why(sample: Sample) -> str:
+            p = pool_of(sample, self.key)
+            reason = "pool not in the mix ratios" if p not in self.ratios else "pool over its share of the budget"
+            return f"mix[{self.key}={p}]: {reason}"
+
+        yield from keep_chosen(pool, self.choose(pool), why)
 
     def report(self) -> dict[str, Any]:
         return dict(self.summary)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from infimed.curate import select as algorithms
-from infimed.curate.base import STEPS, Drop
+from infimed.curate.base import STEPS, Drop, keep_chosen
 from infimed.curate.embed import THUMB, embed_texts, sample_image_stats
 from infimed.schema import Sample
 
@@ -133,11 +133,8 @@ class SelectStep:
     def __call__(self, samples: Iterable[Sample]) -> Iterator[Sample | Drop]:
         pool = list(samples)
         chosen = self.choose(pool)
-        for i, sample in enumerate(pool):
-            if i in chosen:
-                yield sample
-            else:
-                yield Drop(sample, "not_selected", f"select[{self.method}]: outside the budget of {len(chosen)}")
+        why = f"select[{self.method}]: outside the budget of {len(chosen)}"
+        yield from keep_chosen(pool, chosen, lambda _: why)
 
     def report(self) -> dict[str, Any]:
         return dict(self.summary)

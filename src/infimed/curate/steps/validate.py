@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from infimed.curate.base import STEPS, Drop
-from infimed.curate.hashing import WorkerPool, normalize_text
+from infimed.curate.hashing import WorkerPool, chunks, normalize_text
 from infimed.io.images import DEFAULT_MAX_PIXELS
 from infimed.schema import Sample
 
@@ -69,13 +69,7 @@ class Validate:
 
     def __call__(self, samples: Iterable[Sample]) -> Iterator[Sample | Drop]:
         with WorkerPool(self.workers) as pool:
-            chunk: list[Sample] = []
-            for s in samples:
-                chunk.append(s)
-                if len(chunk) >= self.chunk_size:
-                    yield from self._chunk(chunk, pool)
-                    chunk = []
-            if chunk:
+            for chunk in chunks(samples, self.chunk_size):
                 yield from self._chunk(chunk, pool)
 
     def _chunk(self, chunk: list[Sample], pool: WorkerPool) -> Iterator[Sample | Drop]:
