@@ -186,3 +186,14 @@ def local_image(folder: Path, name: str, *, row: Row, field_name: str) -> str:
     if not name:
         raise row.error(field_name, "image name is empty")
     return str((folder / name).resolve())
+
+
+def iter_sample_file(path: Path) -> Iterator[Sample]:
+    """An infimed sample JSONL (phantom, converted MedMNIST), with schema errors raised as ``BenchmarkError``."""
+    from infimed.io.jsonl import read_samples
+    from infimed.schema import SampleValidationError
+
+    try:
+        yield from read_samples(path)
+    except SampleValidationError as exc:
+        raise BenchmarkError(str(exc)) from exc

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from infimed.eval.benchmarks.common import BenchmarkError, BenchmarkSpec, register
-from infimed.schema import Sample, SampleValidationError
+from infimed.eval.benchmarks.common import BenchmarkError, BenchmarkSpec, iter_sample_file, register
+from infimed.schema import Sample
 
 
 def find_npz(root: Path) -> Path:
@@ -25,7 +25,6 @@ def find_npz(root: Path) -> Path:
 
 
 def load(root: Path, split: str, cache: Path) -> Iterator[Sample]:
-    from infimed.io.jsonl import read_samples
     from infimed.io.medmnist import import_medmnist
 
     npz = find_npz(root)
@@ -38,10 +37,7 @@ def load(root: Path, split: str, cache: Path) -> Iterator[Sample]:
     target = out / f"{split}.jsonl"
     if not target.exists():
         raise BenchmarkError(f"{npz}: the archive has no '{split}_images' array")
-    try:
-        yield from read_samples(target)
-    except SampleValidationError as exc:
-        raise BenchmarkError(str(exc)) from exc
+    yield from iter_sample_file(target)
 
 
 SPEC = register(

@@ -7,20 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from infimed.eval.benchmarks.common import BenchmarkError, BenchmarkSpec, register
-from infimed.schema import Sample, SampleValidationError
+from infimed.eval.benchmarks.common import BenchmarkError, BenchmarkSpec, iter_sample_file, register
+from infimed.schema import Sample
 
 
 def load(root: Path, split: str, cache: Path) -> Iterator[Sample]:
-    from infimed.io.jsonl import read_samples
 
     path = root / f"{split}.jsonl"
     if not path.exists():
         raise BenchmarkError(f"{path}: file not found (write it with `infimed data synth`)")
-    try:
-        yield from read_samples(path)
-    except SampleValidationError as exc:
-        raise BenchmarkError(str(exc)) from exc
+    yield from iter_sample_file(path)
 
 
 SPEC = register(
