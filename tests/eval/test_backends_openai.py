@@ -1,16 +1,18 @@
-"""OpenAI-compatible backend: request building, concurrency limit, retries with backoff, error reporting."""
+"""OpenAI-compatible backend: request building, concurrency limit, retries with backoff, error reporting.
+
+Every request goes over real sockets to the loopback server of ``test_http11.py``: the same client path as
+in production.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
-import threading
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
+from test_http11 import Answer, Handler, Loopback, Seen, answer, chat_answer
 
 from infimed.eval.backends.base import GenRequest, GenResult, SamplingParams
 from infimed.eval.backends.openai import (
@@ -22,18 +24,13 @@ from infimed.eval.backends.openai import (
 )
 
 
-def _ok(text: str = "A") -> httpx.Response:
-    return httpx.Response(200, json={"choices": [{"message": {"content": text}}], "usage": {"completion_tokens": 1}})
-
-
-def _backend(handler, **options) -> OpenAIBackend:  # type: ignore[no-untyped-def]
+def _run(handler: Handler, requests: list[GenRequest], params: SamplingParams | None = None,
+         **options: object) -> list[GenResult]:
     options.setdefault("backoff_base", 0.001)
-    return OpenAIBackend("m", base_url="http://test/v1", transport=httpx.MockTransport(handler), **options)
-
-
-def _run(backend: OpenAIBackend, requests: list[GenRequest], params: SamplingParams | None = None) -> list[GenResult]:
     results: list[GenResult] = []
-    backend.generate(requests, params or SamplingParams(), results.append)
+    with Loopback(handler) as server:
+        backend = OpenAIBackend("m", base_url=server.url, **options)  # type: ignore[arg-type]
+        backend.generate(requests, params or SamplingParams(), results.append)
     return results
 
 
@@ -44,21 +41,23 @@ def _text_request(i: str) -> GenRequest:
 def test_request_body_carries_sampling_and_base64_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     img = tmp_path / "x.png"
     Image.new("RGB", (8, 8), (255, 0, 0)).save(img)
-    seen: list[dict] = []
+    seen: list[Seen] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/v1/chat/completions"
-        assert request.headers["authorization"] == "Bearer sk-test"
-        seen.append(json.loads(request.content))
-        return _ok("B")
+    def handler(request: Seen) -> Answer:
+        seen.append(request)
+        return chat_answer("B")
 
     req = GenRequest("s1", [{"role": "user", "content": [{"type": "image", "path": str(img)},
                                                          {"type": "text", "text": "Which?"}]}])
     monkeypatch.setenv("INFIMED_TEST_KEY", "sk-test")
-    backend = _backend(handler, api_key_env="INFIMED_TEST_KEY")
-    [res] = _run(backend, [req], SamplingParams(max_new_tokens=7, temperature=0.5, top_p=0.9, seed=3))
+    [res] = _run(handler, [req], SamplingParams(max_new_tokens=7, temperature=0.5, top_p=0.9, seed=3),
+                 api_key_env="INFIMED_TEST_KEY")
     assert (res.id, res.response, res.error, res.tokens) == ("s1", "B", None, 1)
-    body = seen[0]
+    [request] = seen
+    assert (request.method, request.target) == ("POST", "/v1/chat/completions")
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.headers["content-type"] == "application/json"
+    body = request.json()
     assert (body["model"], body["max_tokens"], body["temperature"], body["top_p"], body["seed"]) == ("m", 7, 0.5, 0.9, 3)
     image_part, text_part = body["messages"][0]["content"]
     assert text_part == {"type": "text", "text": "Which?"}
@@ -72,12 +71,12 @@ def test_broken_image_is_an_error_without_a_request(tmp_path: Path) -> None:
     bad.write_bytes(b"not a png")
     calls = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Seen) -> Answer:
         calls.append(1)
-        return _ok()
+        return chat_answer()
 
     req = GenRequest("s1", [{"role": "user", "content": [{"type": "image", "path": str(bad)}]}])
-    [res] = _run(_backend(handler), [req])
+    [res] = _run(handler, [req])
     assert res.response is None and res.error is not None and "bad.png" in res.error
     assert calls == []
 
@@ -85,35 +84,35 @@ def test_broken_image_is_an_error_without_a_request(tmp_path: Path) -> None:
 def test_retries_429_and_5xx_then_succeeds() -> None:
     statuses = iter([429, 503, 500])
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Seen) -> Answer:
         status = next(statuses, 200)
-        return _ok("yes") if status == 200 else httpx.Response(status, text="busy")
+        return chat_answer("yes") if status == 200 else answer(status, "busy")
 
-    [res] = _run(_backend(handler), [_text_request("a")])
+    [res] = _run(handler, [_text_request("a")])
     assert res.response == "yes" and res.error is None
 
 
 def test_timeouts_are_retried() -> None:
     attempts = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    async def handler(request: Seen) -> Answer:
         attempts.append(1)
         if len(attempts) < 3:
-            raise httpx.ReadTimeout("slow", request=request)
-        return _ok("no")
+            await asyncio.sleep(1)
+        return chat_answer("no")
 
-    [res] = _run(_backend(handler), [_text_request("a")])
+    [res] = _run(handler, [_text_request("a")], timeout=0.05)
     assert res.response == "no" and len(attempts) == 3
 
 
 def test_persistent_failure_is_recorded_as_error_not_answer() -> None:
     attempts = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Seen) -> Answer:
         attempts.append(1)
-        return httpx.Response(502, text="bad gateway")
+        return answer(502, "bad gateway")
 
-    [res] = _run(_backend(handler, max_retries=2), [_text_request("a")])
+    [res] = _run(handler, [_text_request("a")], max_retries=2)
     assert res.response is None
     assert res.error is not None and "failed after 3 attempts" in res.error and "502" in res.error
     assert len(attempts) == 3
@@ -122,16 +121,16 @@ def test_persistent_failure_is_recorded_as_error_not_answer() -> None:
 def test_client_error_is_not_retried() -> None:
     attempts = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Seen) -> Answer:
         attempts.append(1)
-        return httpx.Response(400, text="bad request: unknown model")
+        return answer(400, "bad request: unknown model")
 
-    [res] = _run(_backend(handler), [_text_request("a")])
-    assert res.error is not None and "400" in res.error and len(attempts) == 1
+    [res] = _run(handler, [_text_request("a")])
+    assert res.error == "HTTP 400: bad request: unknown model" and len(attempts) == 1
 
 
 def test_malformed_reply_is_an_error() -> None:
-    [res] = _run(_backend(lambda r: httpx.Response(200, json={"nope": 1})), [_text_request("a")])
+    [res] = _run(lambda r: answer(200, '{"nope": 1}'), [_text_request("a")])
     assert res.response is None and res.error is not None and "malformed" in res.error
 
 
@@ -149,20 +148,16 @@ def test_retry_after_is_honoured() -> None:
 def test_concurrency_limit_is_respected() -> None:
     in_flight = 0
     peak = 0
-    lock = threading.Lock()
 
-    async def handler(request: httpx.Request) -> httpx.Response:
+    async def handler(request: Seen) -> Answer:  # runs on the server's one event loop: no lock needed
         nonlocal in_flight, peak
-        with lock:
-            in_flight += 1
-            peak = max(peak, in_flight)
+        in_flight += 1
+        peak = max(peak, in_flight)
         await asyncio.sleep(0.01)
-        with lock:
-            in_flight -= 1
-        return _ok()
+        in_flight -= 1
+        return chat_answer()
 
-    backend = _backend(handler, concurrency=4)
-    results = _run(backend, [_text_request(str(i)) for i in range(40)])
+    results = _run(handler, [_text_request(str(i)) for i in range(40)], concurrency=4)
     assert sorted(r.id for r in results) == sorted(str(i) for i in range(40))
     assert peak == 4
 
@@ -170,14 +165,15 @@ def test_concurrency_limit_is_respected() -> None:
 def test_client_reusable_directly_with_per_request_sampling() -> None:
     seeds = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seeds.append(json.loads(request.content)["seed"])
-        return _ok("x")
+    def handler(request: Seen) -> Answer:
+        seeds.append(request.json()["seed"])
+        return chat_answer("x")
 
-    client = OpenAIClient("http://t/v1", "teacher", transport=httpx.MockTransport(handler), concurrency=2)
     jobs = [ChatJob(f"j{i}", [{"role": "user", "content": "hi"}], temperature=0.7, seed=i) for i in range(5)]
     replies = {}
-    client.chat_many(jobs, lambda job, reply: replies.__setitem__(job.id, reply.text))
+    with Loopback(handler) as server:
+        client = OpenAIClient(server.url, "teacher", concurrency=2)
+        client.chat_many(jobs, lambda job, reply: replies.__setitem__(job.id, reply.text))
     assert replies == {f"j{i}": "x" for i in range(5)} and sorted(seeds) == list(range(5))
 
 
