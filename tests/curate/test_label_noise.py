@@ -94,3 +94,22 @@ def test_phantom_wrong_labels_precision_and_recall(phantom_defects_dir):
     modality_wrong = {s.id for s in samples if s.id in wrong and s.task == "modality_recognition"}
     assert precision >= 0.8, (precision, step.report())
     assert len(flagged & modality_wrong) >= 0.9 * len(modality_wrong), step.report()
+
+
+@pytest.mark.slow
+def test_image_probe_catches_most_wrong_labels_on_unique_images(tmp_path):
+    """On a 1,500-sample phantom pool (after the blank, corrupt and exact-duplicate steps would have run)."""
+    from infimed.data.phantom import synth
+
+    synth(tmp_path, n=1500, seed=3, defects=True)
+    kinds: dict[str, set[str]] = {}
+    for d in map(json.loads, (tmp_path / "defects.jsonl").read_text().splitlines()):
+        kinds.setdefault(d["id"], set()).add(d["kind"])
+    earlier = {"blank_image", "corrupt_image", "exact_duplicate"}
+    pool = [s for s in load_samples(tmp_path / "train.jsonl") if not kinds.get(s.id, set()) & earlier]
+    wrong = {s.id for s in pool if "wrong_label" in kinds.get(s.id, set())}
+    step = LabelNoiseStep()
+    flagged = {o.sample.id for o in step(pool) if isinstance(o, Drop)}
+    precision, recall = len(flagged & wrong) / max(len(flagged), 1), len(flagged & wrong) / len(wrong)
+    assert step.report()["conflicts_by_check"]["image_probe"] > 0
+    assert precision >= 0.75 and recall >= 0.5, (precision, recall, step.report())

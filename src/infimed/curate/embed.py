@@ -5,7 +5,8 @@
   the same recipe sentence-transformers runs for this model, without needing that package).
 - ``image_features``: a download-free image descriptor: the 16x16 grey thumbnail (256 values, mean-centred
   and L2-normalised: near-duplicate images have cosine ~1) plus 16-bin intensity histogram and simple
-  statistics (``image_stats``), which also feed the image-quality scorer and the modality classifier.
+  statistics (``image_stats``), which also feed the image-quality scorer and the modality classifier,
+  and a 117-value descriptor (``label_probe.image_descriptor``) for the label-noise image probes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from infimed.curate.label_probe import GRID, image_descriptor
 
 THUMB = 16
 
@@ -31,6 +34,7 @@ class ImageStats:
     colourfulness: float  # mean |R-G| + |G-B|, 0..1
     thumb: np.ndarray  # (256,) float32, mean-centred, L2-normalised (zeros for a uniform image)
     hist: np.ndarray  # (16,) float32, sums to 1
+    descriptor: np.ndarray  # (117,) float32, ``label_probe.image_descriptor``: grids, histogram, texture
 
 
 def image_stats(path: str | Path) -> ImageStats:
@@ -52,8 +56,11 @@ def image_stats(path: str | Path) -> ImageStats:
     norm = float(np.linalg.norm(thumb))
     thumb = thumb / norm if norm > 1e-3 * thumb.size else np.zeros_like(thumb)
     hist = np.histogram(grey, bins=16, range=(0.0, 1.0))[0].astype(np.float32)
+    small_grey = small.convert("L")
+    grids = [np.asarray(small_grey.resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
+             for side in (GRID, 2 * GRID)]
     return ImageStats(w, h, float(grey.mean()), float(grey.std()), float(hi - lo), colour, thumb,
-                      hist / max(hist.sum(), 1.0))
+                      hist / max(hist.sum(), 1.0), image_descriptor(*grids))
 
 
 def image_vector(stats: ImageStats) -> np.ndarray:

@@ -9,8 +9,11 @@ answer, the sample is a ``label_conflict``. Ties and thin support keep the sampl
 
 A second, declarative check needs no neighbours: a modality-recognition answer must agree with the
 sample's own ``modality`` field ("Is this a CT image?" -> yes iff modality == ct; an open/choice answer
-naming a modality must name the declared one). ``action="flag"`` keeps the sample and records
-``meta.label_noise``; ``action="drop"`` (default) drops it.
+naming a modality must name the declared one).
+
+A third check (``probe``, on by default) catches wrong labels on unique images: cross-validated image probes
+per question family and confident learning (``infimed.curate.label_probe``). ``action="flag"`` keeps the
+sample and records ``meta.label_noise``; ``action="drop"`` (default) drops it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 
 from infimed.curate.base import STEPS, Drop
 from infimed.curate.embed import sample_image_stats
+from infimed.curate.label_probe import confident_conflicts, families
 from infimed.curate.scorers.consistency import named_modalities
 from infimed.progress import track
 from infimed.schema import Sample
@@ -85,6 +89,10 @@ class LabelNoiseStep:
         min_agreement: float = 0.75,
         action: str = "drop",
         modality_check: bool = True,
+        probe: bool = True,
+        probe_margin: float = 0.4,
+        probe_min_group: int = 100,
+        probe_max_train: int = 1500,
     ):
         if action not in ("drop", "flag"):
             raise ValueError(f"label_noise: action must be 'drop' or 'flag', got {action!r}")
@@ -93,6 +101,8 @@ class LabelNoiseStep:
         self.k, self.min_sim, self.min_support, self.min_agreement = k, min_sim, min_support, min_agreement
         self.action = action
         self.modality_check = modality_check
+        self.probe, self.probe_margin = probe, probe_margin
+        self.probe_min_group, self.probe_max_train = probe_min_group, probe_max_train
         self.found: Counter[str] = Counter()
 
     def conflicts(self, pool: list[Sample]) -> dict[int, tuple[str, str | None]]:
@@ -105,11 +115,28 @@ class LabelNoiseStep:
                     self.found["modality_field"] += 1
         groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
         thumbs: dict[int, np.ndarray] = {}
+        descriptors: dict[int, np.ndarray] = {}
         for i, s in enumerate(track(pool, "label_noise: image features")):
             stats, _ = sample_image_stats(s.image_paths())
             if stats is not None and stats.thumb.any():
                 thumbs[i] = stats.thumb
+                descriptors[i] = stats.descriptor
                 groups[question_key(s)].append(i)
+        self._vote(pool, groups, thumbs, out)
+        if self.probe:
+            for members in families(pool, set(descriptors)).values():
+                fresh = [m for m in members if m.index not in out]
+                feats = np.stack([descriptors[m.index] for m in fresh]) if fresh else np.zeros((0, 1))
+                found = confident_conflicts(fresh, feats, margin=self.probe_margin, min_group=self.probe_min_group,
+                                            max_train=self.probe_max_train)
+                for i, why in found.items():
+                    out[i] = (why, None)
+                    self.found["image_probe"] += 1
+        return out
+
+    def _vote(self, pool: list[Sample], groups: dict[tuple[str, ...], list[int]], thumbs: dict[int, np.ndarray],
+              out: dict[int, tuple[str, str | None]]) -> None:
+        """Near-identical neighbours' vote, adding to ``out``."""
         for members in groups.values():
             if len(members) <= self.min_support:
                 continue
@@ -129,7 +156,6 @@ class LabelNoiseStep:
                     out[i] = (f"{count}/{len(near)} near-identical neighbours answer {top!r}, not {answers[a]!r}",
                               pool[members[witness]].id)
                     self.found["neighbour_vote"] += 1
-        return out
 
     def __call__(self, samples: Iterable[Sample]) -> Iterator[Sample | Drop]:
         pool = list(samples)
