@@ -117,7 +117,8 @@ def main() -> None:
     try:
         cpu_start = client_cpu_seconds()
         rounds = [one_round(port, args) for _ in range(args.repeat)]
-        cpu_per_request = (client_cpu_seconds() - cpu_start) / (args.repeat * args.requests)
+        cpu_total = client_cpu_seconds() - cpu_start
+        cpu_per_request = cpu_total / (args.repeat * args.requests)
     finally:
         server.terminate()
         server.join()
@@ -137,7 +138,7 @@ def main() -> None:
     print(f"best round         {elapsed:.2f} s, latency p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
     print(f"throughput         {rate:.1f} requests/s (ideal {ideal:.0f})")
     print(f"fraction of ideal  {rate / ideal:.1%}")
-    print(f"client CPU         {cpu_per_request * 1000:.2f} ms per request "
+    print(f"client CPU         {cpu_total:.2f} s for {args.repeat} rounds, {cpu_per_request * 1000:.3f} ms per request "
           f"({ideal * cpu_per_request:.0%} of one core at the ideal rate)")
 
 

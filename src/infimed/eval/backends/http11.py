@@ -158,7 +158,7 @@ class _Head:
     reason: str
     headers: dict[str, str]
     keep_alive: bool
-    length: int | None  # bytes still to read (Content-Length); None: chunked or until close
+    length: int | None  # the body length (Content-Length); None: chunked or until the server closes
     chunked: bool
 
 
