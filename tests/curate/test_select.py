@@ -130,3 +130,18 @@ def test_cluster_then_select_covers_almost_as_well_as_global():
     rand = alg.random_subset(len(x), 80, seed=0)
     r_glob, r_part, r_rand = (alg.coverage_radius(x, s) for s in (glob, part, rand))
     assert r_part <= 1.3 * r_glob and r_part < r_rand
+
+
+def test_budget_spreads_over_distinct_images_before_reusing_one(phantom_dir):
+    pool = load_samples(phantom_dir / "train.jsonl")
+    n_images = len({s.images[0] for s in pool})
+    budget = n_images
+
+    def distinct(weight: float) -> int:
+        step = SelectStep(budget=budget, image_reuse_weight=weight)
+        list(step(pool))
+        return int(step.report()["distinct_images"])
+
+    assert distinct(0.3) > distinct(1.0)
+    with pytest.raises(ValueError, match="image_reuse_weight"):
+        SelectStep(budget=10, image_reuse_weight=0.0)

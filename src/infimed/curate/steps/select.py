@@ -9,7 +9,10 @@ for strata over 200k), ``deita``
 (quality order, admit when max cosine to admitted < ``threshold``) or ``random``. Features are the
 all-MiniLM-L6-v2 embedding of the question (and options) and the image thumbnail, each L2-normalised,
 weighted by ``text_weight`` / ``image_weight``, concatenated and renormalised. Quality is
-``meta.scores.quality`` when the ``quality`` step ran (else 1).
+``meta.scores.quality`` when the ``quality`` step ran (else 1). Strata are filled in order, and a sample
+whose image an earlier pick already uses has its k-center distance scaled by ``image_reuse_weight`` (default
+0.3; 1 turns it off), so the budget spreads over distinct images before it asks one image several questions:
+a model learns to see from many images, not from many questions about a few.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class SelectStep:
         threshold: float = 0.9,
         text_weight: float = 1.0,
         image_weight: float = 1.0,
+        image_reuse_weight: float = 0.3,
         seed: int = 0,
     ):
         if method not in METHODS:
@@ -82,7 +86,10 @@ class SelectStep:
             raise ValueError(f"select: budget must be > 0 (a count, or a fraction < 1), got {budget}")
         self.budget, self.method, self.balance, self.targets = budget, method, balance, targets
         self.stratify = ["modality", "task"] if stratify is None else list(stratify)
+        if not 0.0 < image_reuse_weight <= 1.0:
+            raise ValueError(f"select: image_reuse_weight must be in (0, 1], got {image_reuse_weight}")
         self.threshold, self.text_weight, self.image_weight, self.seed = threshold, text_weight, image_weight, seed
+        self.image_reuse_weight = image_reuse_weight
         self.summary: dict[str, Any] = {}
 
     def n_budget(self, n: int) -> int:
@@ -105,28 +112,34 @@ class SelectStep:
         x = None if self.method == "random" else features(
             pool, text_weight=self.text_weight, image_weight=self.image_weight
         )
+        image_of = [str(s.image_paths()[0]) if s.images else None for s in pool]
+        used: set[str] = set()
         chosen: set[int] = set()
         for g, members in sorted(groups.items()):
             quota = quotas.get(g, 0)
             if quota <= 0:
                 continue
             idx = np.asarray(members)
+            reuse = np.array([self.image_reuse_weight if image_of[i] in used else 1.0 for i in members], np.float32)
             if self.method == "random":
                 picked = algorithms.random_subset(len(idx), quota, seed=self.seed)
             elif self.method == "kcenter" and len(idx) > PARTITION_ABOVE:
                 picked = algorithms.kcenter_partitioned(x[idx], quota, parts=len(idx) // 20_000,  # type: ignore[index]
-                                                        weights=0.05 + quality[idx], seed=self.seed)
+                                                        weights=(0.05 + quality[idx]) * reuse, seed=self.seed)
             elif self.method == "kcenter":
-                picked = algorithms.kcenter_greedy(x[idx], quota, weights=0.05 + quality[idx], seed=self.seed)  # type: ignore[index]
+                picked = algorithms.kcenter_greedy(x[idx], quota, weights=(0.05 + quality[idx]) * reuse,  # type: ignore[index]
+                                                   seed=self.seed)
             else:
                 picked = algorithms.deita_threshold(x[idx], quota, quality=quality[idx], threshold=self.threshold)  # type: ignore[index]
             chosen.update(int(i) for i in idx[picked])
+            used.update(image_of[int(i)] for i in idx[picked] if image_of[int(i)] is not None)  # type: ignore[misc]
         self.summary = {
             "method": self.method, "budget": k, "selected": len(chosen), "pool": len(pool),
             "by_stratum": {g: {"available": available[g], "quota": quotas.get(g, 0),
                                "selected": sum(1 for i in groups[g] if i in chosen)} for g in sorted(groups)},
             "selected_by_modality": dict(Counter(str(pool[i].modality) for i in chosen).most_common()),
             "selected_by_task": dict(Counter(str(pool[i].task) for i in chosen).most_common()),
+            "distinct_images": len({image_of[i] for i in chosen if image_of[i] is not None}),
         }
         return chosen
 
