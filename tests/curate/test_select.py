@@ -145,3 +145,15 @@ def test_budget_spreads_over_distinct_images_before_reusing_one(phantom_dir):
     assert distinct(0.3) > distinct(1.0)
     with pytest.raises(ValueError, match="image_reuse_weight"):
         SelectStep(budget=10, image_reuse_weight=0.0)
+
+
+@pytest.mark.parametrize(("question", "content"), [
+    ("Referral from Dr. [NAME] for [NAME] (MRN [MRN], tel [PHONE]): Where is the lesion?", "Where is the lesion?"),
+    ("Which body region is shown? (Pt: [NAME], DOB [DATE], phone [PHONE])", "Which body region is shown?"),
+    ("Patient [NAME], MRN [MRN], seen [DATE]. Is this a CT image?", "Is this a CT image?"),
+    ("Is there a lesion (see figure)?", "Is there a lesion (see figure)?"),
+])
+def test_redacted_boilerplate_does_not_count_as_content(question, content):
+    from infimed.curate.steps.select import content_text
+
+    assert content_text(question) == content

@@ -17,6 +17,7 @@ a model learns to see from many images, not from many questions about a few.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -26,6 +27,7 @@ import numpy as np
 from infimed.curate import select as algorithms
 from infimed.curate.base import STEPS, Drop, keep_chosen
 from infimed.curate.embed import THUMB, embed_texts, sample_image_stats
+from infimed.privacy.text import KINDS
 from infimed.schema import Sample
 
 METHODS = ("kcenter", "deita", "random")
@@ -36,11 +38,26 @@ def stratum(sample: Sample, fields: list[str]) -> tuple[str, ...]:
     return tuple(str(getattr(sample, f, None) or "none") for f in fields)
 
 
+PLACEHOLDER = re.compile(r"\[(?:" + "|".join(KINDS) + r")\]")
+PARENTHESIS = re.compile(r"\s*\([^()]*\)")
+CLAUSE_END = re.compile(r"(?<=[.?!])\s+(?=[A-Z])|(?<=[:;])\s+")
+
+
+def content_text(text: str) -> str:
+    """``text`` without the clauses that hold de-identification placeholders ("Referral from Dr. [NAME]
+    (MRN [MRN]):"): administrative boilerplate, not content, must not make a sample look novel."""
+    if not PLACEHOLDER.search(text):
+        return text
+    text = PARENTHESIS.sub(lambda m: "" if PLACEHOLDER.search(m.group()) else m.group(), text)
+    kept = [c for c in CLAUSE_END.split(text) if not PLACEHOLDER.search(c)]
+    return " ".join(kept).strip() or text
+
+
 def sample_text(sample: Sample) -> str:
     """What a sample asks (question and options). The answer is left out on purpose: diversity should be
     over content, and an odd answer (often a wrong one) must not make a sample look novel."""
     options = " ".join(f"{k}. {v}" for k, v in (sample.options or {}).items())
-    return f"{sample.question}\n{options}".strip()
+    return f"{content_text(sample.question)}\n{options}".strip()
 
 
 def features(pool: list[Sample], *, text_weight: float, image_weight: float) -> np.ndarray:
