@@ -107,3 +107,13 @@ def test_rerun_replaces_a_previous_set(tmp_path: Path) -> None:
     on_disk = {f"images/{p.name}" for p in (tmp_path / "images").iterdir()}
     assert on_disk == referenced
     assert not (tmp_path / "defects.jsonl").exists()
+
+
+def test_test_every_sets_the_held_out_share(tmp_path):
+    third = synth(tmp_path / "a", n=300, seed=0, test_every=3)
+    fifth = synth(tmp_path / "b", n=300, seed=0)
+    assert third["n_test"] > 1.4 * fifth["n_test"]
+    cases = [json.loads(line) for line in (tmp_path / "a" / "cases.jsonl").read_text().splitlines()]
+    assert [c["split"] for c in cases[:6]] == ["train", "train", "test"] * 2
+    with pytest.raises(ValueError, match="test_every"):
+        synth(tmp_path / "c", n=10, test_every=1)

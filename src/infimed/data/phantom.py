@@ -3,7 +3,8 @@
 Each *case* is one drawn image (``scene.py``: CT, MRI, X-ray or ultrasound of the head, chest, abdomen or
 pelvis with 0-3 lesions) asked several questions, one per task it can answer (``questions.py``): modality,
 body region, abnormality yes/no, lesion count, and for single-lesion cases the lesion's quadrant and size.
-Every fifth case goes to the test split (~20 % of samples), so no image is shared between the splits.
+Every fifth case (``test_every``) goes to the test split (~20 % of samples), so no image is shared between
+the splits.
 
 Output in ``out_dir``: ``train.jsonl``, ``test.jsonl``, ``images/`` (PNG, 128x128 grayscale),
 ``cases.jsonl`` (generator ground truth per case: modality, region, lesion boxes; for tests and analysis,
@@ -43,14 +44,14 @@ def png_bytes(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _cases(n: int, rng: np.random.Generator, ids: OpaqueIds, image_names: OpaqueIds, images_dir: Path
-           ) -> Iterator[tuple[str, str, Scene, list[tuple[Sample, Question]]]]:
+def _cases(n: int, rng: np.random.Generator, ids: OpaqueIds, image_names: OpaqueIds, images_dir: Path,
+           test_every: int = TEST_EVERY) -> Iterator[tuple[str, str, Scene, list[tuple[Sample, Question]]]]:
     """Yield (case_id, image path, scene, questions) until ``n`` samples exist."""
     made, index = 0, 0
     while made < n:
         scene = random_scene(rng)
         case_id = ids.new("case-")
-        split = "test" if index % TEST_EVERY == TEST_EVERY - 1 else "train"
+        split = "test" if index % test_every == test_every - 1 else "train"
         rel = f"images/{image_names.new()}.png"
         (images_dir.parent / rel).write_bytes(png_bytes(render(scene)))
         items = []
@@ -68,10 +69,16 @@ def _cases(n: int, rng: np.random.Generator, ids: OpaqueIds, image_names: Opaque
         yield case_id, rel, scene, items
 
 
-def synth(out_dir: Path, n: int = 1000, seed: int = 0, defects: bool = False) -> dict[str, Any]:
-    """Write a phantom VQA set of ``n`` clean samples (train + test) to ``out_dir``; return summary counts."""
+def synth(out_dir: Path, n: int = 1000, seed: int = 0, defects: bool = False, *,
+          test_every: int = TEST_EVERY) -> dict[str, Any]:
+    """Write a phantom VQA set of ``n`` clean samples (train + test) to ``out_dir``; return summary counts.
+
+    Every ``test_every``-th case goes to the test split (5: ~20 % of samples; 3: ~33 %).
+    """
     if n < 1:
         raise ValueError(f"n: must be at least 1, got {n}")
+    if test_every < 2:
+        raise ValueError(f"test_every: must be at least 2 (every n-th case is a test case), got {test_every}")
     start = time.perf_counter()
     out_dir = Path(out_dir)
     images_dir = out_dir / "images"
@@ -88,7 +95,8 @@ def synth(out_dir: Path, n: int = 1000, seed: int = 0, defects: bool = False) ->
     test: list[Sample] = []
     questions: dict[str, Question] = {}
     cases = []
-    for case_id, rel, scene, items in track(_cases(n, rng, ids, image_names, images_dir), "phantom cases"):
+    for case_id, rel, scene, items in track(_cases(n, rng, ids, image_names, images_dir, test_every),
+                                                  "phantom cases"):
         split = items[0][0].split if items else "train"
         cases.append({"case_id": case_id, "split": split, "image": rel, **scene.to_json()})
         for sample, q in items:
@@ -109,7 +117,7 @@ def synth(out_dir: Path, n: int = 1000, seed: int = 0, defects: bool = False) ->
     write_jsonl(out_dir / "cases.jsonl", cases)
 
     summary = {
-        "n": n, "seed": seed, "n_cases": len(cases), "n_train_clean": n_clean_train, "n_train": len(train),
+        "n": n, "seed": seed, "test_every": test_every, "n_cases": len(cases), "n_train_clean": n_clean_train, "n_train": len(train),
         "n_test": len(test),
         "by_task": dict(sorted(Counter(s.task for s in [*train, *test]).items())),  # type: ignore[type-var]
         "by_modality": dict(sorted(Counter(s.modality for s in [*train, *test]).items())),  # type: ignore[type-var]
