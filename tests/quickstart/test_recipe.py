@@ -24,3 +24,12 @@ def test_fixed_epochs_and_bad_choice() -> None:
     assert "20 steps = 2.0 epochs of 100" in describe_recipe({"full": r}, {"full": 100})
     with pytest.raises(ValueError, match="exactly one"):
         arm_recipe(100, steps=10, epochs=2.0, learning_rate=1e-3, batch_size=10)
+
+
+def test_recipe_states_and_reproduces_what_was_frozen():
+    from infimed.quickstart.recipe import train_flags
+
+    recipe = arm_recipe(640, steps=300, epochs=None, learning_rate=2e-3, batch_size=32)
+    assert train_flags(recipe) == "--freeze-vision --train-projector"
+    assert "full fine-tuning with the vision tower frozen" in describe_recipe({"curated": recipe}, {"curated": 640})
+    assert train_flags({**recipe, "freeze_vision": False}) == "--train-vision --train-projector"

@@ -13,7 +13,8 @@ def quickstart_cmd(
     out: Path = typer.Option(Path("demo"), "--out", help="Folder for data, models, evaluations and the report."),
     budget: float = typer.Option(0.2, "--budget", min=0.0, help="Curated size: a fraction of the pool or a count."),
     seeds: int = typer.Option(1, "--seeds", min=1, help="Training seeds per arm (differences pooled over seeds)."),
-    n: int = typer.Option(3000, "--n", min=100, help="Clean phantom samples to generate (defects come on top)."),
+    n: int = typer.Option(3600, "--n", min=100, help="Clean phantom samples to generate, a third of the cases "
+                          "held out for the test split (defects come on top of the train pool)."),
     data: Path = typer.Option(None, "--data", help="Use this folder's train.jsonl/test.jsonl instead of the phantom."),
     npz: Path = typer.Option(None, "--npz", exists=True, dir_okay=False,
                              help="Use a MedMNIST .npz (defects injected into its train split)."),

@@ -15,7 +15,7 @@ def arm_recipe(n_samples: int, *, steps: int | None, epochs: float | None, learn
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps (a fixed step budget) or epochs")
     recipe: dict[str, Any] = {"learning_rate": learning_rate, "batch_size": batch_size, "schedule": "cosine",
-                              "warmup": 0.05, "balance": False, "freeze_vision": False, "freeze_projector": False,
+                              "warmup": 0.05, "balance": False, "freeze_vision": True, "freeze_projector": False,
                               "logging_steps": 5, "save_steps": 100_000}
     if steps is not None:
         recipe.update(max_steps=steps, epochs=max(1.0, steps * batch_size / max(n_samples, 1)))
@@ -33,4 +33,17 @@ def describe_recipe(recipes: dict[str, dict[str, Any]], n_train: dict[str, int])
         parts.append(f"{arm} {steps} steps = {steps * bs / max(n_train[arm], 1):.1f} epochs of {n_train[arm]}")
     first = next(iter(recipes.values()))
     return (f"batch {first['batch_size']}, lr {first['learning_rate']:g} ({first['schedule']}, "
-            f"{first['warmup']:.0%} warm-up), full fine-tuning; " + "; ".join(parts))
+            f"{first['warmup']:.0%} warm-up), {trained_parts(first)}; " + "; ".join(parts))
+
+
+def trained_parts(recipe: dict[str, Any]) -> str:
+    frozen = [name for key, name in (("freeze_vision", "vision tower"), ("freeze_projector", "projector")) if recipe[key]]
+    return "full fine-tuning" + (f" with the {' and '.join(frozen)} frozen" if frozen else " of every weight")
+
+
+def train_flags(recipe: dict[str, Any]) -> str:
+    """The ``infimed train sft`` switches that reproduce the recipe's frozen/trained parts."""
+    return " ".join([
+        "--freeze-vision" if recipe["freeze_vision"] else "--train-vision",
+        "--freeze-projector" if recipe["freeze_projector"] else "--train-projector",
+    ])

@@ -27,6 +27,11 @@ def _signed(v: float) -> str:
     return f"{v * 100:+.1f} pts"
 
 
+def _ci_pts(ci: Any) -> str:
+    """A difference's CI in percentage points: [+0.1, +6.8] pts."""
+    return "" if not ci else f"[{ci[0] * 100:+.1f}, {ci[1] * 100:+.1f}] pts"
+
+
 def verdict(summary: dict[str, Any]) -> list[str]:
     """Plain sentences about whether the run met the goal, computed from the summary."""
     arms, diffs, goal = summary["arms"], summary["differences"], summary["goal"]
@@ -39,13 +44,13 @@ def verdict(summary: dict[str, Any]) -> list[str]:
     ]
     if goal["beats_random_beyond_ci"]:
         out.append(
-            f"Curation beat random selection by {_signed(d_rand['diff'])} (95% CI {_ci(d_rand['ci95'])}), "
+            f"Curation beat random selection by {_signed(d_rand['diff'])} (95% CI {_ci_pts(d_rand['ci95'])}), "
             "a margin larger than its confidence interval."
         )
     else:
         out.append(
             f"Curation did NOT beat random selection beyond its confidence interval: the difference was "
-            f"{_signed(d_rand['diff'])} (95% CI {_ci(d_rand['ci95'])})."
+            f"{_signed(d_rand['diff'])} (95% CI {_ci_pts(d_rand['ci95'])})."
         )
     ratio = goal["curated_over_full"]
     out.append(
@@ -103,7 +108,7 @@ def render_html(
     loss_chart = line_chart("loss", "Training loss", {ARM_LABEL.get(k, k): v for k, v in losses.items()})
 
     diff_rows = "".join(
-        f"<tr><td>{escape(name)}</td><td>{_signed(d['diff'])}</td><td>{_ci(d['ci95'])}</td>"
+        f"<tr><td>{escape(name)}</td><td>{_signed(d['diff'])}</td><td>{_ci_pts(d['ci95'])}</td>"
         f"<td>{d.get('p_value', float('nan')):.3g}</td><td>{'yes' if d['significant'] else 'no'}</td></tr>"
         for name, d in summary["differences"].items()
     )
@@ -174,7 +179,7 @@ def render_md(summary: dict[str, Any], results: dict[str, dict[str, Any]], comma
     lines += [f"| {ARM_LABEL[a]} | {arms[a]['n_train']} | {_pct(arms[a]['accuracy'])} | {_ci(arms[a]['ci95'])} |"
               for a in ARMS]
     lines += ["", "| comparison | difference | 95% CI | McNemar p | significant |", "|---|---:|---|---:|---|"]
-    lines += [f"| {k} | {_signed(d['diff'])} | {_ci(d['ci95'])} | {d.get('p_value', float('nan')):.3g} | "
+    lines += [f"| {k} | {_signed(d['diff'])} | {_ci_pts(d['ci95'])} | {d.get('p_value', float('nan')):.3g} | "
               f"{'yes' if d['significant'] else 'no'} |" for k, d in summary["differences"].items()]
     lines += ["", "## Per modality x task", "", "| slice | " + " | ".join(ARM_LABEL[a] for a in ARMS) + " |",
               "|---|" + "---:|" * len(ARMS)]

@@ -20,10 +20,20 @@ from typing import Any
 import numpy as np
 
 from infimed.io.jsonl import iter_json_lines, load_samples, write_json, write_jsonl, write_text
-from infimed.quickstart.recipe import BATCH_SIZE, LEARNING_RATE, STEPS, arm_recipe, describe_recipe
+from infimed.quickstart.recipe import (
+    BATCH_SIZE,
+    LEARNING_RATE,
+    STEPS,
+    arm_recipe,
+    describe_recipe,
+    train_flags,
+)
 from infimed.schema import Sample
 
 ARMS = ("curated", "random", "full")
+# a third of the phantom cases are held out: ~1,200 test questions at the default n, so the paired
+# difference of two arms is resolved to about +-3.5 points (a fifth gave ~600 questions and +-5 points)
+TEST_EVERY = 3
 
 
 def log(message: str) -> None:
@@ -53,7 +63,7 @@ def prepare_data(out: Path, *, data: Path | None, npz: Path | None, n: int, seed
             medmnist_with_defects(npz, folder, seed=seed)
     elif not (folder / "train.jsonl").exists():
         log(f"generating the phantom set with defects (n={n})")
-        synth(folder, n=n, seed=seed, defects=True)
+        synth(folder, n=n, seed=seed, defects=True, test_every=TEST_EVERY)
     paths = {"train": folder / "train.jsonl", "test": folder / "test.jsonl", "truth": folder / "defects.jsonl"}
     for key in ("train", "test"):
         if not paths[key].exists():
@@ -65,7 +75,10 @@ def curate(train: Path, test: Path, truth: Path, out: Path, *, budget: float, wo
     from infimed.curate.config import load_config
     from infimed.curate.pipeline import run_pipeline
 
-    overrides = [f"budget={budget}", f"against=[{json.dumps(str(test))}]", f"workers={workers}", "exports=[]"]
+    # the test split is drawn like the pool, so the selection keeps the pool's modality x task proportions
+    # (the default "equal" balance suits pools whose mix differs from what the model will be asked)
+    overrides = [f"budget={budget}", f"against=[{json.dumps(str(test))}]", f"workers={workers}", "exports=[]",
+                 "steps.select.balance=proportional"]
     if truth.exists():
         overrides.append(f"truth={json.dumps(str(truth))}")
     run_pipeline([train], out, load_config(None, overrides))
@@ -153,21 +166,21 @@ def _loss_curve(train_dir: Path) -> list[tuple[float, float]]:
             if isinstance(r, dict) and "loss" in r and "step" in r]
 
 
-def reproduce_commands(out: Path, budget: float, recipe: dict[str, Any]) -> list[tuple[str, str]]:
+def reproduce_commands(out: Path, budget: float, recipe: dict[str, Any], n: int) -> list[tuple[str, str]]:
     q = shlex.quote
     lr, bs = recipe["learning_rate"], recipe["batch_size"]
     length = f"--max-steps {recipe['max_steps']}" if recipe["max_steps"] > 0 else f"--epochs {recipe['epochs']:g}"
     return [
         ("1. Data: the phantom set with defects (or import MedMNIST / your own JSONL)",
-         f"infimed data synth --out {q(str(out / 'data'))} --defects\n"
+         f"infimed data synth --out {q(str(out / 'data'))} --n {n} --test-every {TEST_EVERY} --defects\n"
          "infimed data import medmnist --npz ../shared/data/pneumoniamnist/pneumoniamnist.npz --out data/pneumonia"),
         ("2. Curate to the budget, decontaminating against the test split",
          f"infimed curate {q(str(out / 'data' / 'train.jsonl'))} --out {q(str(out / 'curated'))} "
-         f"--budget {budget} --against {q(str(out / 'data' / 'test.jsonl'))}"),
-        ("3. Train (here: the tiny model, full fine-tuning on CPU)",
+         f"--budget {budget} --against {q(str(out / 'data' / 'test.jsonl'))} --set steps.select.balance=proportional"),
+        ("3. Train (here: the tiny model on CPU)",
          f"infimed model tiny --out {q(str(out / 'model'))}\n"
          f"infimed train sft --model {q(str(out / 'model'))} --data {q(str(out / 'curated' / 'curated.jsonl'))} "
-         f"--out runs/curated --method full {length} --lr {lr} --batch-size {bs}"),
+         f"--out runs/curated --method full {train_flags(recipe)} {length} --lr {lr} --batch-size {bs}"),
         ("3'. The same on a real checkpoint on a GPU (LoRA)",
          "infimed train sft --model /models/Qwen2.5-VL-3B-Instruct --data curated/curated.jsonl "
          "--out runs/qwen3b-curated --method lora --epochs 3 --lr 1e-4 --batch-size 8 --grad-accum 4"),
@@ -183,7 +196,7 @@ def reproduce_commands(out: Path, budget: float, recipe: dict[str, Any]) -> list
 
 
 def quickstart(
-    out: Path, *, budget: float = 0.2, seeds: int = 1, n: int = 3000, data: Path | None = None,
+    out: Path, *, budget: float = 0.2, seeds: int = 1, n: int = 3600, data: Path | None = None,
     npz: Path | None = None, steps: int | None = STEPS, epochs: float | None = None,
     learning_rate: float = LEARNING_RATE, batch_size: int = BATCH_SIZE, workers: int = 2, seed: int = 0,
 ) -> dict[str, Any]:
@@ -244,10 +257,13 @@ def quickstart(
             + ("the same step budget" if steps is not None else "the same epochs")
             + f": {describe_recipe(recipes, n_train)}; seeds {summary_seeds(seed, seeds)}), evaluated on the "
             f"clean test split ({len(test)} questions) by infimed eval. The recipe's hyperparameters were "
-            "chosen by looking at test accuracy of earlier runs (no per-sample test information is used)."
+            "chosen by looking at test accuracy of earlier runs (no per-sample test information is used). "
+            "The selection keeps the pool's modality x task proportions, since the test split is drawn like the pool"
+            + (f"; a third of the phantom cases are held out for the test split (--n {n})" if data is None
+               and npz is None else "") + "."
         ),
     })
-    commands = reproduce_commands(out, budget, recipes["curated"])
+    commands = reproduce_commands(out, budget, recipes["curated"], n)
     from infimed.quickstart.report import render_html, render_md
 
     write_json(out / "summary.json", summary)
