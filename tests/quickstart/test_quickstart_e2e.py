@@ -28,7 +28,7 @@ def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert arms["curated"]["n_train"] == arms["random"]["n_train"] < arms["full"]["n_train"]
     for arm in arms.values():
         assert 0.0 <= arm["accuracy"] <= 1.0 and arm["ci95"][0] <= arm["accuracy"] <= arm["ci95"][1]
-        assert arm["n_test"] > 0 and len(arm["per_seed"]) == 1
+        assert arm["n_test"] > 0 and len(arm["per_seed"]) == 2  # the default: two training seeds
     assert set(summary["differences"]) == {"curated-random", "curated-full"}
     assert set(summary["goal"]) == {"curated_over_full", "reaches_95pct_of_full", "beats_random_beyond_ci"}
     assert {r["max_steps"] for r in summary["recipe"].values()} == {3}  # the same step budget for every arm

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
-from infimed.quickstart.recipe import BATCH_SIZE, LEARNING_RATE, STEPS
+from infimed.quickstart.recipe import BATCH_SIZE, LEARNING_RATE, SEEDS, STEPS
 
 
 def quickstart_cmd(
     out: Path = typer.Option(Path("demo"), "--out", help="Folder for data, models, evaluations and the report."),
     budget: float = typer.Option(0.2, "--budget", min=0.0, help="Curated size: a fraction of the pool or a count."),
-    seeds: int = typer.Option(1, "--seeds", min=1, help="Training seeds per arm (differences pooled over seeds)."),
+    seeds: int = typer.Option(SEEDS, "--seeds", min=1, help="Training seeds per arm (differences pooled over seeds)."),
     n: int = typer.Option(3600, "--n", min=100, help="Clean phantom samples to generate, a third of the cases "
                           "held out for the test split (defects come on top of the train pool)."),
     data: Path = typer.Option(None, "--data", help="Use this folder's train.jsonl/test.jsonl instead of the phantom."),

@@ -23,6 +23,7 @@ from infimed.io.jsonl import iter_json_lines, load_samples, write_json, write_js
 from infimed.quickstart.recipe import (
     BATCH_SIZE,
     LEARNING_RATE,
+    SEEDS,
     STEPS,
     arm_recipe,
     describe_recipe,
@@ -196,7 +197,7 @@ def reproduce_commands(out: Path, budget: float, recipe: dict[str, Any], n: int)
 
 
 def quickstart(
-    out: Path, *, budget: float = 0.2, seeds: int = 1, n: int = 3600, data: Path | None = None,
+    out: Path, *, budget: float = 0.2, seeds: int = SEEDS, n: int = 3600, data: Path | None = None,
     npz: Path | None = None, steps: int | None = STEPS, epochs: float | None = None,
     learning_rate: float = LEARNING_RATE, batch_size: int = BATCH_SIZE, workers: int = 2, seed: int = 0,
 ) -> dict[str, Any]:
