@@ -174,8 +174,8 @@ pre {{ background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12px; }}
 
 def render_md(summary: dict[str, Any], results: dict[str, dict[str, Any]], commands: list[tuple[str, str]]) -> str:
     arms = summary["arms"]
-    lines = ["# infimed quickstart", "", *verdict(summary), "", "| training set | n train | accuracy | 95% CI |",
-             "|---|---:|---:|---|"]
+    lines = ["# infimed quickstart", "", *verdict(summary), "", str(summary.get("description", "")), "",
+             "| training set | n train | accuracy | 95% CI |", "|---|---:|---:|---|"]
     lines += [f"| {ARM_LABEL[a]} | {arms[a]['n_train']} | {_pct(arms[a]['accuracy'])} | {_ci(arms[a]['ci95'])} |"
               for a in ARMS]
     lines += ["", "| comparison | difference | 95% CI | McNemar p | significant |", "|---|---:|---|---:|---|"]
