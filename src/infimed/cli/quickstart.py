@@ -22,7 +22,7 @@ def quickstart_cmd(
                               help="Optimiser steps per arm, the same for every arm (0: use --epochs instead)."),
     epochs: float = typer.Option(None, "--epochs", min=0.1,
                                  help="Train every arm for this many epochs instead of a fixed step budget."),
-    lr: float = typer.Option(LEARNING_RATE, "--lr", min=0.0, help="Learning rate (full fine-tuning of the tiny model)."),
+    lr: float = typer.Option(LEARNING_RATE, "--lr", min=0.0, help="Learning rate (every arm; the tiny model with its vision tower frozen)."),
     batch_size: int = typer.Option(BATCH_SIZE, "--batch-size", min=1, help="Training batch size."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for curation's per-image work."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data, the random subset and the first training run."),
