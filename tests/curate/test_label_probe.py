@@ -29,10 +29,10 @@ def test_families_turn_named_yes_no_into_propositions_and_keep_other_questions_a
     ]
     fams = families(pool, has_image={0, 1, 2, 3, 4, 5})
     mod = {it.index: it for it in fams["task:modality_recognition"]}
-    assert mod[0].value == "ct" and mod[1].value == "x-ray" and mod[1].offered == ("mri", "x-ray")
+    assert mod[0].value == "ct" and mod[1].value == "x ray" and mod[1].offered == ("mri", "x ray")
     assert mod[2].value is None and mod[2].proposition == "ct" and not mod[2].said_yes
-    assert mod[3].value == "x-ray" and mod[3].proposition == "x-ray"
-    assert [it.value for it in fams["question:is there a lesion"]] == ["yes"]
+    assert mod[3].value == "x ray" and mod[3].proposition == "x ray"
+    assert [it.value for it in fams["question:is there lesion"]] == ["yes"]
     assert [it.value for it in fams["question:what organ is this"]] == ["liver"]
     assert families(pool, has_image={0}) == {"task:modality_recognition": [mod[0]]}
 

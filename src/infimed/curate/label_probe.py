@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from infimed.eval.checkers import normalize_open
 from infimed.schema import Sample
 
 GRID = 32
@@ -49,14 +50,10 @@ def image_descriptor(grey32: np.ndarray, grey64: np.ndarray) -> np.ndarray:
     ]).astype(np.float32)
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"[^\w\s-]", "", re.sub(r"\s+", " ", text.lower())).strip()
-
-
 def answer_value(sample: Sample) -> str:
     if sample.answer_type == "choice" and sample.options:
-        return _norm(sample.options[sample.answer])
-    return _norm(sample.answer)
+        return normalize_open(sample.options[sample.answer])
+    return normalize_open(sample.answer)
 
 
 @dataclass
@@ -79,7 +76,7 @@ def families(pool: list[Sample], has_image: set[int]) -> dict[str, list[Item]]:
     for i in sorted(has_image):
         s = pool[i]
         if s.answer_type == "yes_no":
-            question = _norm(s.question)
+            question = normalize_open(s.question)
             named = [v for v in values.get(s.task or "", ()) if re.search(rf"\b{re.escape(v)}\b", question)]
             named = [v for v in named if not any(v != w and v in w for w in named)]  # "left" inside "upper left"
             if len(named) == 1:
@@ -88,10 +85,10 @@ def families(pool: list[Sample], has_image: set[int]) -> dict[str, list[Item]]:
             elif answer_value(s) in ("yes", "no"):
                 out[f"question:{question}"].append(Item(i, answer_value(s)))
         elif s.task:
-            offered = tuple(_norm(t) for t in (s.options or {}).values())
+            offered = tuple(normalize_open(t) for t in (s.options or {}).values())
             out[f"task:{s.task}"].append(Item(i, answer_value(s), offered=offered))
         else:
-            out[f"question:{_norm(s.question)}"].append(Item(i, answer_value(s)))
+            out[f"question:{normalize_open(s.question)}"].append(Item(i, answer_value(s)))
     return out
 
 
