@@ -54,8 +54,8 @@ def test_confident_learning_flags_flipped_labels_and_wrong_no_answers():
     flipped = {3, 17, 90, 150}
     for i in flipped:
         items[i] = Item(i, "mri" if truth[i] == "ct" else "ct")
-    items.append(Item(160, None, "mri", said_yes=False))  # "Is this an MRI?" -> "no", on an MRI image
-    items.append(Item(161, None, "ct", said_yes=False))  # "Is this a CT?" -> "no", on an MRI image: right
+    items.append(Item(160, None, "mri"))  # "Is this an MRI?" -> "no", on an MRI image
+    items.append(Item(161, None, "ct"))  # "Is this a CT?" -> "no", on an MRI image: right
     feats = np.concatenate([x, rng.normal(5, 1, (2, 6))])
     found = confident_conflicts(items, feats)
     assert set(found) == flipped | {160}

@@ -61,8 +61,12 @@ class Item:
     index: int  # position in the pool
     value: str | None  # the value the answer asserts ("ct"), None for "no" to a proposition
     proposition: str | None = None  # the value a yes/no question names
-    said_yes: bool = True
     offered: tuple[str, ...] = ()  # option texts, for choice
+
+    @property
+    def said_yes(self) -> bool:
+        """A "yes" answers with the named value itself; only a "no" leaves ``value`` empty."""
+        return self.value is not None
 
 
 def families(pool: list[Sample], has_image: set[int]) -> dict[str, list[Item]]:
@@ -81,7 +85,7 @@ def families(pool: list[Sample], has_image: set[int]) -> dict[str, list[Item]]:
             named = [v for v in named if not any(v != w and v in w for w in named)]  # "left" inside "upper left"
             if len(named) == 1:
                 yes = answer_value(s) == "yes"
-                out[f"task:{s.task}"].append(Item(i, named[0] if yes else None, named[0], yes))
+                out[f"task:{s.task}"].append(Item(i, named[0] if yes else None, named[0]))
             elif answer_value(s) in ("yes", "no"):
                 out[f"question:{question}"].append(Item(i, answer_value(s)))
         elif s.task:
