@@ -8,6 +8,7 @@ from infimed.curate.label_probe import (
     families,
     image_descriptor,
     out_of_fold_probs,
+    probe,
 )
 from infimed.schema import Sample
 
@@ -62,10 +63,28 @@ def test_confident_learning_flags_flipped_labels_and_wrong_no_answers():
     assert "'no' to 'mri'" in found[160]
 
 
+def test_label_confidence_ranks_wrong_labels_last():
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.normal(0, 1, (80, 6)), rng.normal(3, 1, (80, 6))])
+    truth = ["ct"] * 80 + ["mri"] * 80
+    flipped = {5, 11, 85, 120}
+    items = [Item(i, ("mri" if v == "ct" else "ct") if i in flipped else v) for i, v in enumerate(truth)]
+    items.append(Item(160, None, "ct"))  # "Is this a CT?" -> "no", on a CT image: wrong
+    items.append(Item(161, "ct", offered=("ct", "pet")))  # a choice between CT and a value never seen
+    feats = np.concatenate([x, rng.normal(0, 1, (2, 6))])
+    _, confidence = probe(items, feats)
+    assert set(confidence) == set(range(162))
+    assert all(0.0 <= c <= 1.0 for c in confidence.values())
+    lowest = sorted(confidence, key=confidence.__getitem__)[:5]
+    assert set(lowest) == flipped | {160}
+    assert confidence[161] > 0.9  # only the offered options compete
+
+
 def test_small_or_single_valued_families_are_left_alone():
     x = np.random.default_rng(2).normal(size=(10, 3))
     assert confident_conflicts([Item(i, "a" if i % 2 else "b") for i in range(10)], x) == {}
     assert confident_conflicts([Item(i, "a") for i in range(40)], np.zeros((40, 3))) == {}
+    assert probe([Item(i, "a") for i in range(40)], np.zeros((40, 3))) == ({}, {})
 
 
 def test_descriptor_sees_brightness_and_texture():

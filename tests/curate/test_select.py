@@ -157,3 +157,29 @@ def test_redacted_boilerplate_does_not_count_as_content(question, content):
     from infimed.curate.steps.select import content_text
 
     assert content_text(question) == content
+
+
+def _scored(sample: Sample, confidence: float) -> Sample:
+    return sample.model_copy(update={"meta": {**sample.meta, "scores": {"label_confidence": confidence}}})
+
+
+def test_tight_budget_is_spent_on_trusted_labels(tmp_path):
+    pool = [_scored(s, 0.05 if i % 4 == 0 else 0.9) for i, s in enumerate(_pool(tmp_path))]
+    doubtful = {s.id for s in pool if s.meta["scores"]["label_confidence"] < 0.5}
+
+    def chosen(**options) -> tuple[set[str], dict]:
+        step = SelectStep(budget=12, image_weight=0.0, **options)
+        return {o.id for o in step(pool) if isinstance(o, Sample)}, step.report()
+
+    trusted, report = chosen()  # 60 candidates for 12 slots: only the 2 x quota most confident compete
+    assert len(trusted) == 12 and not trusted & doubtful
+    assert report["cut_for_low_label_confidence"] > 0
+    assert chosen(trust=None)[0] & doubtful  # off: k-center alone picks some of them
+    loose, report = chosen(trust=10.0)  # fewer than 10 candidates per slot: nothing is cut
+    assert report["cut_for_low_label_confidence"] == 0
+    unscored = [s.model_copy(update={"meta": {}}) for s in pool]
+    step = SelectStep(budget=12, image_weight=0.0)
+    list(step(unscored))
+    assert step.report()["cut_for_low_label_confidence"] == 0
+    with pytest.raises(ValueError, match="trust"):
+        SelectStep(budget=10, trust=0.5)

@@ -128,14 +128,17 @@ def _kernel(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
     return np.asarray(np.exp(-gamma * np.maximum(d, 0.0) / a.shape[1]))
 
 
-def confident_conflicts(items: list[Item], feats: np.ndarray, *, margin: float = 0.3, min_group: int = 30,
-                        folds: int = 5, max_train: int = 1500) -> dict[int, str]:
-    """Pool index -> why its label looks wrong, for one family (``feats`` aligned with ``items``)."""
+def probe(items: list[Item], feats: np.ndarray, *, margin: float = 0.3, min_group: int = 30, folds: int = 5,
+          max_train: int = 1500) -> tuple[dict[int, str], dict[int, float]]:
+    """One family's (conflicts, confidences): pool index -> why its label looks wrong, and pool index -> the
+    probe's out-of-fold probability of the sample's own answer among the answers it could have given (the
+    offered options for choice; for a "no" to a named value, one minus that value's share). Empty when the
+    family is too small (``min_group`` labelled samples) or has one value. ``feats`` align with ``items``."""
     classes = sorted({it.value for it in items if it.value is not None} | {it.proposition for it in items
                                                                           if it.proposition is not None})
     labelled = np.array([it.value is not None for it in items])
     if len(classes) < 2 or labelled.sum() < min_group:
-        return {}
+        return {}, {}
     index = {c: k for k, c in enumerate(classes)}
     y = np.array([index[it.value] if it.value is not None else 0 for it in items])
     p = out_of_fold_probs(feats, y, labelled, len(classes), folds=folds, max_train=max_train)
@@ -143,10 +146,13 @@ def confident_conflicts(items: list[Item], feats: np.ndarray, *, margin: float =
     thresholds = np.array([p[labelled & (y == k), k].mean() if (labelled & (y == k)).any() else 1.0
                            for k in range(len(classes))])
     out: dict[int, str] = {}
+    confidence: dict[int, float] = {}
     for row, it in enumerate(items):
         allowed = [index[c] for c in it.offered if c in index] if it.offered else list(range(len(classes)))
+        share = float(p[row, allowed].sum())
         if it.value is not None:
             own = index[it.value]
+            confidence[it.index] = float(p[row, own]) / share if own in allowed and share > 0 else 0.0
             rivals = [k for k in allowed if k != own and p[row, k] >= thresholds[k]]
             if p[row, own] < thresholds[own] and rivals:
                 best = max(rivals, key=lambda k: p[row, k])
@@ -156,7 +162,14 @@ def confident_conflicts(items: list[Item], feats: np.ndarray, *, margin: float =
                                      f"{said} ({p[row, own]:.2f})")
         elif it.proposition is not None:  # "no" to a named value: wrong when the probe is sure of it
             k = index[it.proposition]
+            confidence[it.index] = 1.0 - float(p[row, k]) / share if share > 0 else 1.0
             others = max((p[row, j] for j in allowed if j != k), default=0.0)
             if p[row, k] >= thresholds[k] and p[row, k] - others >= margin:
                 out[it.index] = f"image probe: 'no' to {it.proposition!r}, which it rates {p[row, k]:.2f}"
-    return out
+    return out, confidence
+
+
+def confident_conflicts(items: list[Item], feats: np.ndarray, *, margin: float = 0.3, min_group: int = 30,
+                        folds: int = 5, max_train: int = 1500) -> dict[int, str]:
+    """Pool index -> why its label looks wrong, for one family (``feats`` aligned with ``items``)."""
+    return probe(items, feats, margin=margin, min_group=min_group, folds=folds, max_train=max_train)[0]

@@ -13,7 +13,9 @@ naming a modality must name the declared one).
 
 A third check (``probe``, on by default) catches wrong labels on unique images: cross-validated image probes
 per question family and confident learning (``infimed.curate.label_probe``). ``action="flag"`` keeps the
-sample and records ``meta.label_noise``; ``action="drop"`` (default) drops it.
+sample and records ``meta.label_noise``; ``action="drop"`` (default) drops it. Every probed sample that stays
+gets ``meta.scores.label_confidence``: the probe's out-of-fold probability of its own answer among the answers
+it could have given. ``select`` spends a tight budget on the most confident ones (its ``trust`` option).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 from infimed.curate.base import STEPS, Drop
 from infimed.curate.embed import sample_image_stats
-from infimed.curate.label_probe import confident_conflicts, families
+from infimed.curate.label_probe import families, probe
 from infimed.curate.scorers.consistency import named_modalities
 from infimed.progress import track
 from infimed.schema import Sample
@@ -104,6 +106,7 @@ class LabelNoiseStep:
         self.probe, self.probe_margin = probe, probe_margin
         self.probe_min_group, self.probe_max_train = probe_min_group, probe_max_train
         self.found: Counter[str] = Counter()
+        self.confidence: dict[int, float] = {}
 
     def conflicts(self, pool: list[Sample]) -> dict[int, tuple[str, str | None]]:
         """Index -> (detail, id of the nearest disagreeing neighbour) for every conflicting sample."""
@@ -127,8 +130,9 @@ class LabelNoiseStep:
             for members in families(pool, set(descriptors)).values():
                 fresh = [m for m in members if m.index not in out]
                 feats = np.stack([descriptors[m.index] for m in fresh]) if fresh else np.zeros((0, 1))
-                found = confident_conflicts(fresh, feats, margin=self.probe_margin, min_group=self.probe_min_group,
-                                            max_train=self.probe_max_train)
+                found, confidence = probe(fresh, feats, margin=self.probe_margin, min_group=self.probe_min_group,
+                                          max_train=self.probe_max_train)
+                self.confidence.update(confidence)
                 for i, why in found.items():
                     out[i] = (why, None)
                     self.found["image_probe"] += 1
@@ -162,6 +166,10 @@ class LabelNoiseStep:
         conflicts = self.conflicts(pool)
         for i, sample in enumerate(pool):
             if i not in conflicts:
+                if i in self.confidence:
+                    scores = {**sample.meta.get("scores", {}), "label_confidence": round(self.confidence[i], 4)}
+                    sample = sample.model_copy(update={"meta": {**sample.meta, "scores": scores}}).with_base_dir(
+                        sample.base_dir)
                 yield sample
                 continue
             detail, of = conflicts[i]
@@ -172,7 +180,10 @@ class LabelNoiseStep:
                 yield sample.model_copy(update={"meta": meta}).with_base_dir(sample.base_dir)
 
     def report(self) -> dict[str, Any]:
-        return {"conflicts_by_check": dict(self.found), "action": self.action}
+        conf = np.array(list(self.confidence.values()))
+        return {"conflicts_by_check": dict(self.found), "action": self.action,
+                "label_confidence": {"scored": len(conf), "mean": round(float(conf.mean()), 4) if len(conf) else None,
+                                     "below_0.5": int((conf < 0.5).sum())}}
 
 
 @STEPS.register("label_noise")
