@@ -117,3 +117,18 @@ def test_test_every_sets_the_held_out_share(tmp_path):
     assert [c["split"] for c in cases[:6]] == ["train", "train", "test"] * 2
     with pytest.raises(ValueError, match="test_every"):
         synth(tmp_path / "c", n=10, test_every=1)
+
+
+def test_held_out_grows_the_test_split_and_leaves_the_pool_alone(tmp_path):
+    base = synth(tmp_path / "a", n=200, seed=0, defects=True)
+    more = synth(tmp_path / "b", n=200, seed=0, defects=True, held_out=120)
+    for name in ("train.jsonl", "defects.jsonl"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert more["n_test"] >= base["n_test"] + 120 and more["held_out"] == 120
+    test = [json.loads(line) for line in (tmp_path / "b" / "test.jsonl").read_text().splitlines()]
+    train = [json.loads(line) for line in (tmp_path / "b" / "train.jsonl").read_text().splitlines()]
+    assert len({r["id"] for r in test + train}) == len(test) + len(train)
+    assert not {r["images"][0] for r in test} & {r["images"][0] for r in train}
+    assert all((tmp_path / "b" / r["images"][0]).exists() for r in test)
+    with pytest.raises(ValueError, match="held_out"):
+        synth(tmp_path / "c", n=10, held_out=-1)

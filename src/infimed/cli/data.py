@@ -31,13 +31,15 @@ def synth(
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical output."),
     test_every: int = typer.Option(5, "--test-every", min=2, help="Every N-th case goes to the test split "
                                    "(5: ~20% of samples, 3: ~33%)."),
+    held_out: int = typer.Option(0, "--held-out", min=0, help="This many more test samples, from cases of their "
+                                 "own; the train pool stays byte-identical (a larger test, tighter CIs)."),
     defects: bool = typer.Option(False, "--defects", help="Inject duplicates, wrong labels, bad images, PHI and "
                                  "test copies into train and write defects.jsonl."),
 ) -> None:
     """Generate the procedural medical phantom VQA set (CT, MRI, X-ray, ultrasound; six task types)."""
     from infimed.data.phantom import synth as run
 
-    summary = run(out, n=n, seed=seed, defects=defects, test_every=test_every)
+    summary = run(out, n=n, seed=seed, defects=defects, test_every=test_every, held_out=held_out)
     rows: list[tuple[str, Any]] = [("cases (images)", summary["n_cases"]), ("train", summary["n_train"]),
                                    ("test", summary["n_test"])]
     rows += [(f"task {k}", v) for k, v in summary["by_task"].items()]

@@ -14,6 +14,12 @@ class OpaqueIds:
         self._n_hex = n_hex
         self._used: set[str] = set()
 
+    def fork(self, rng: np.random.Generator) -> OpaqueIds:
+        """Ids from another generator that still never repeat one of this one's (the used set is shared)."""
+        other = OpaqueIds(rng, n_hex=self._n_hex)
+        other._used = self._used
+        return other
+
     def new(self, prefix: str = "") -> str:
         while True:
             key = self._rng.bytes(self._n_bytes).hex()[: self._n_hex]

@@ -4,7 +4,9 @@ Each *case* is one drawn image (``scene.py``: CT, MRI, X-ray or ultrasound of th
 pelvis with 0-3 lesions) asked several questions, one per task it can answer (``questions.py``): modality,
 body region, abnormality yes/no, lesion count, and for single-lesion cases the lesion's quadrant and size.
 Every fifth case (``test_every``) goes to the test split (~20 % of samples), so no image is shared between
-the splits.
+the splits. ``held_out`` adds that many more test samples from cases of their own, drawn from a separate
+random stream after the defects are injected: the train pool (and its dirt) is byte-identical whatever
+``held_out`` is, and only the test split grows (a tighter confidence interval on a comparison of models).
 
 Output in ``out_dir``: ``train.jsonl``, ``test.jsonl``, ``images/`` (PNG, 128x128 grayscale),
 ``cases.jsonl`` (generator ground truth per case: modality, region, lesion boxes; for tests and analysis,
@@ -46,7 +48,7 @@ def png_bytes(arr: np.ndarray) -> bytes:
 
 def _cases(n: int, rng: np.random.Generator, ids: OpaqueIds, image_names: OpaqueIds, images_dir: Path,
            test_every: int = TEST_EVERY) -> Iterator[tuple[str, str, Scene, list[tuple[Sample, Question]]]]:
-    """Yield (case_id, image path, scene, questions) until ``n`` samples exist."""
+    """Yield (case_id, image path, scene, questions) until ``n`` samples exist (``test_every=1``: all test)."""
     made, index = 0, 0
     while made < n:
         scene = random_scene(rng)
@@ -70,15 +72,18 @@ def _cases(n: int, rng: np.random.Generator, ids: OpaqueIds, image_names: Opaque
 
 
 def synth(out_dir: Path, n: int = 1000, seed: int = 0, defects: bool = False, *,
-          test_every: int = TEST_EVERY) -> dict[str, Any]:
+          test_every: int = TEST_EVERY, held_out: int = 0) -> dict[str, Any]:
     """Write a phantom VQA set of ``n`` clean samples (train + test) to ``out_dir``; return summary counts.
 
-    Every ``test_every``-th case goes to the test split (5: ~20 % of samples; 3: ~33 %).
+    Every ``test_every``-th case goes to the test split (5: ~20 % of samples; 3: ~33 %); ``held_out`` more
+    test samples follow from cases of their own, leaving the train pool as it is without them.
     """
     if n < 1:
         raise ValueError(f"n: must be at least 1, got {n}")
     if test_every < 2:
         raise ValueError(f"test_every: must be at least 2 (every n-th case is a test case), got {test_every}")
+    if held_out < 0:
+        raise ValueError(f"held_out: must be >= 0, got {held_out}")
     start = time.perf_counter()
     out_dir = Path(out_dir)
     images_dir = out_dir / "images"
@@ -86,7 +91,7 @@ def synth(out_dir: Path, n: int = 1000, seed: int = 0, defects: bool = False, *,
         shutil.rmtree(images_dir, ignore_errors=True)
         (out_dir / "defects.jsonl").unlink(missing_ok=True)
     images_dir.mkdir(parents=True, exist_ok=True)
-    scene_seq, id_seq, name_seq, defect_seq = np.random.SeedSequence(seed).spawn(4)
+    scene_seq, id_seq, name_seq, defect_seq, held_seq = np.random.SeedSequence(seed).spawn(5)
     rng = np.random.default_rng(scene_seq)
     ids = OpaqueIds(np.random.default_rng(id_seq))
     image_names = OpaqueIds(np.random.default_rng(name_seq), n_hex=12)
@@ -112,12 +117,23 @@ def synth(out_dir: Path, n: int = 1000, seed: int = 0, defects: bool = False, *,
                               ids=ids, image_names=image_names)
         defect_rows = [d.to_json() for d in found]
         write_jsonl(out_dir / "defects.jsonl", defect_rows)
+    if held_out:  # own streams (scenes, ids, image names), so nothing above depends on it
+        held_rng = np.random.default_rng(held_seq)
+        id_stream, name_stream = (np.random.default_rng(s) for s in held_seq.spawn(2))
+        held_ids, held_names = ids.fork(id_stream), image_names.fork(name_stream)
+        extra: list[Sample] = []
+        for case_id, rel, scene, items in track(_cases(held_out, held_rng, held_ids, held_names, images_dir, 1),
+                                                "held-out cases"):
+            cases.append({"case_id": case_id, "split": "test", "image": rel, **scene.to_json()})
+            extra.extend(sample for sample, _ in items)
+        test += [extra[int(i)] for i in held_rng.permutation(len(extra))]
     write_jsonl(out_dir / "train.jsonl", train)
     write_jsonl(out_dir / "test.jsonl", test)
     write_jsonl(out_dir / "cases.jsonl", cases)
 
     summary = {
-        "n": n, "seed": seed, "test_every": test_every, "n_cases": len(cases), "n_train_clean": n_clean_train, "n_train": len(train),
+        "n": n, "seed": seed, "test_every": test_every, "held_out": held_out, "n_cases": len(cases),
+        "n_train_clean": n_clean_train, "n_train": len(train),
         "n_test": len(test),
         "by_task": dict(sorted(Counter(s.task for s in [*train, *test]).items())),  # type: ignore[type-var]
         "by_modality": dict(sorted(Counter(s.modality for s in [*train, *test]).items())),  # type: ignore[type-var]
