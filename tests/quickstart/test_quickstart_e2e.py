@@ -17,8 +17,8 @@ from infimed.cli import app
 def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     out = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["quickstart", "--out", str(out), "--n", "150", "--steps", "3",
-                                      "--batch-size", "8", "--workers", "1"])
+    result = CliRunner().invoke(app, ["quickstart", "--out", str(out), "--n", "150", "--held-out", "40",
+                                      "--steps", "3", "--batch-size", "8", "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert "Curated 20%" in result.output and "report.html" in result.output
 
@@ -36,8 +36,10 @@ def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     for arm in ("curated", "random", "full"):
         assert (out / "evals" / f"{arm}-seed0" / "results.json").exists()
         assert (out / "runs" / f"{arm}-seed0" / "config.json").exists()
+    synth = json.loads((out / "data" / "synth.json").read_text())
+    assert synth["held_out"] == 40 and arms["curated"]["n_test"] == synth["n_test"] >= 40 + synth["n"] // 4
     md = (out / "report.md").read_text()
-    assert "curated" in md and "--max-steps 3" in md
+    assert "curated" in md and "--max-steps 3" in md and "--held-out 40" in md
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

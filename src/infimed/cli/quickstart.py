@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from infimed.quickstart.recipe import BATCH_SIZE, LEARNING_RATE, SEEDS, STEPS
+from infimed.quickstart.recipe import BATCH_SIZE, HELD_OUT, LEARNING_RATE, SEEDS, STEPS
 
 
 def quickstart_cmd(
@@ -15,6 +15,8 @@ def quickstart_cmd(
     seeds: int = typer.Option(SEEDS, "--seeds", min=1, help="Training seeds per arm (differences pooled over seeds)."),
     n: int = typer.Option(3600, "--n", min=100, help="Clean phantom samples to generate, a third of the cases "
                           "held out for the test split (defects come on top of the train pool)."),
+    held_out: int = typer.Option(HELD_OUT, "--held-out", min=0, help="More phantom test questions, on cases of "
+                                 "their own (the pool does not change): a tighter CI on every difference."),
     data: Path = typer.Option(None, "--data", help="Use this folder's train.jsonl/test.jsonl instead of the phantom."),
     npz: Path = typer.Option(None, "--npz", exists=True, dir_okay=False,
                              help="Use a MedMNIST .npz (defects injected into its train split)."),
@@ -34,7 +36,7 @@ def quickstart_cmd(
         raise typer.BadParameter("give --data or --npz, not both")
     if epochs is None and steps == 0:
         raise typer.BadParameter("--steps 0 needs --epochs")
-    summary = quickstart(out, budget=budget, seeds=seeds, n=n, data=data, npz=npz,
+    summary = quickstart(out, budget=budget, seeds=seeds, n=n, held_out=held_out, data=data, npz=npz,
                          steps=None if epochs is not None else steps, epochs=epochs,
                          learning_rate=lr, batch_size=batch_size, workers=workers, seed=seed)
     from infimed.quickstart.report import verdict

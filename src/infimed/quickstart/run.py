@@ -22,6 +22,7 @@ import numpy as np
 from infimed.io.jsonl import iter_json_lines, load_samples, write_json, write_jsonl, write_text
 from infimed.quickstart.recipe import (
     BATCH_SIZE,
+    HELD_OUT,
     LEARNING_RATE,
     SEEDS,
     STEPS,
@@ -32,8 +33,7 @@ from infimed.quickstart.recipe import (
 from infimed.schema import Sample
 
 ARMS = ("curated", "random", "full")
-# a third of the phantom cases are held out: ~1,200 test questions at the default n, so the paired
-# difference of two arms is resolved to about +-3.5 points (a fifth gave ~600 questions and +-5 points)
+# a third of the phantom cases are held out for the test split (plus recipe.HELD_OUT questions)
 TEST_EVERY = 3
 
 
@@ -49,7 +49,8 @@ def _relocated(sample: Sample, new_dir: Path) -> dict[str, Any]:
     return row
 
 
-def prepare_data(out: Path, *, data: Path | None, npz: Path | None, n: int, seed: int) -> dict[str, Path]:
+def prepare_data(out: Path, *, data: Path | None, npz: Path | None, n: int, seed: int,
+                 held_out: int = 0) -> dict[str, Path]:
     """The dirty train pool, the clean test split and (when known) the defect manifest."""
     from infimed.data.phantom import synth
 
@@ -64,7 +65,7 @@ def prepare_data(out: Path, *, data: Path | None, npz: Path | None, n: int, seed
             medmnist_with_defects(npz, folder, seed=seed)
     elif not (folder / "train.jsonl").exists():
         log(f"generating the phantom set with defects (n={n})")
-        synth(folder, n=n, seed=seed, defects=True, test_every=TEST_EVERY)
+        synth(folder, n=n, seed=seed, defects=True, test_every=TEST_EVERY, held_out=held_out)
     paths = {"train": folder / "train.jsonl", "test": folder / "test.jsonl", "truth": folder / "defects.jsonl"}
     for key in ("train", "test"):
         if not paths[key].exists():
@@ -87,10 +88,11 @@ def curate(train: Path, test: Path, truth: Path, out: Path, *, budget: float, wo
 
 
 def random_subset(train: Path, size: int, out: Path, *, seed: int) -> Path:
+    """``out/random-seed{seed}.jsonl``: ``size`` samples of ``train`` drawn uniformly with ``seed``."""
     samples = load_samples(train)
     rng = random.Random(seed)
     chosen = sorted(rng.sample(range(len(samples)), min(size, len(samples))))
-    path = out / "random.jsonl"
+    path = out / f"random-seed{seed}.jsonl"
     write_jsonl(path, (_relocated(samples[i], out) for i in chosen))
     return path
 
@@ -167,13 +169,14 @@ def _loss_curve(train_dir: Path) -> list[tuple[float, float]]:
             if isinstance(r, dict) and "loss" in r and "step" in r]
 
 
-def reproduce_commands(out: Path, budget: float, recipe: dict[str, Any], n: int) -> list[tuple[str, str]]:
+def reproduce_commands(out: Path, budget: float, recipe: dict[str, Any], n: int,
+                       held_out: int = HELD_OUT) -> list[tuple[str, str]]:
     q = shlex.quote
     lr, bs = recipe["learning_rate"], recipe["batch_size"]
     length = f"--max-steps {recipe['max_steps']}" if recipe["max_steps"] > 0 else f"--epochs {recipe['epochs']:g}"
     return [
         ("1. Data: the phantom set with defects (or import MedMNIST / your own JSONL)",
-         f"infimed data synth --out {q(str(out / 'data'))} --n {n} --test-every {TEST_EVERY} --defects\n"
+         f"infimed data synth --out {q(str(out / 'data'))} --n {n} --test-every {TEST_EVERY} --held-out {held_out} --defects\n"
          "infimed data import medmnist --npz ../shared/data/pneumoniamnist/pneumoniamnist.npz --out data/pneumonia"),
         ("2. Curate to the budget, decontaminating against the test split",
          f"infimed curate {q(str(out / 'data' / 'train.jsonl'))} --out {q(str(out / 'curated'))} "
@@ -197,7 +200,8 @@ def reproduce_commands(out: Path, budget: float, recipe: dict[str, Any], n: int)
 
 
 def quickstart(
-    out: Path, *, budget: float = 0.2, seeds: int = SEEDS, n: int = 3600, data: Path | None = None,
+    out: Path, *, budget: float = 0.2, seeds: int = SEEDS, n: int = 3600, held_out: int = HELD_OUT,
+    data: Path | None = None,
     npz: Path | None = None, steps: int | None = STEPS, epochs: float | None = None,
     learning_rate: float = LEARNING_RATE, batch_size: int = BATCH_SIZE, workers: int = 2, seed: int = 0,
 ) -> dict[str, Any]:
@@ -209,15 +213,17 @@ def quickstart(
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = prepare_data(out, data=data, npz=npz, n=n, seed=seed)
+    paths = prepare_data(out, data=data, npz=npz, n=n, seed=seed, held_out=held_out)
 
     n_pool = count_lines(paths["train"])
     target = round(budget * n_pool) if budget <= 1 else int(budget)  # a fraction of the whole dirty pool
     log(f"curating {paths['train']} ({n_pool} samples) down to {target}")
     curated = curate(paths["train"], paths["test"], paths["truth"], out / "curated", budget=target, workers=workers)
     n_curated = count_lines(curated)
-    random_file = random_subset(paths["train"], n_curated, out / "random", seed=seed)
-    arm_data = {"curated": curated, "random": random_file, "full": paths["train"]}
+    # every training seed draws its own random subset: random selection is a distribution, and one lucky or
+    # unlucky draw must not decide the comparison (draws of the same size differ by about a point)
+    random_files = [random_subset(paths["train"], n_curated, out / "random", seed=seed + s) for s in range(seeds)]
+    arm_data = {"curated": curated, "random": random_files[0], "full": paths["train"]}
     n_train = {arm: count_lines(p) for arm, p in arm_data.items()}
 
     from infimed.model.tiny import build_tiny_model
@@ -235,7 +241,8 @@ def quickstart(
     for s in range(seeds):
         for arm in ARMS:
             log(f"seed {seed + s}: training on the {arm} set ({n_train[arm]} samples)")
-            model_dir = train_arm(base, arm_data[arm], out / "runs" / f"{arm}-seed{seed + s}",
+            data_file = random_files[s] if arm == "random" else arm_data[arm]
+            model_dir = train_arm(base, data_file, out / "runs" / f"{arm}-seed{seed + s}",
                                   seed=seed + s, recipe=recipes[arm])
             log(f"seed {seed + s}: evaluating the {arm} model on {len(test)} test samples")
             eval_dir = out / "evals" / f"{arm}-seed{seed + s}"
@@ -256,15 +263,17 @@ def quickstart(
         "description": (
             "The tiny Qwen2.5-VL model trained three ways with the same recipe ("
             + ("the same step budget" if steps is not None else "the same epochs")
-            + f": {describe_recipe(recipes, n_train)}; seeds {summary_seeds(seed, seeds)}), evaluated on the "
+            + f": {describe_recipe(recipes, n_train)}; seeds {summary_seeds(seed, seeds)}"
+            + ("; each seed draws its own random subset" if seeds > 1 else "") + "), evaluated on the "
             f"clean test split ({len(test)} questions) by infimed eval. The recipe's hyperparameters were "
             "chosen by looking at test accuracy of earlier runs (no per-sample test information is used). "
             "The selection keeps the pool's modality x task proportions, since the test split is drawn like the pool"
-            + (f"; a third of the phantom cases are held out for the test split (--n {n})" if data is None
+            + (f"; the test split is a third of the phantom cases plus {held_out} questions on cases of their own "
+               f"(--n {n} --held-out {held_out})" if data is None
                and npz is None else "") + "."
         ),
     })
-    commands = reproduce_commands(out, budget, recipes["curated"], n)
+    commands = reproduce_commands(out, budget, recipes["curated"], n, held_out)
     from infimed.quickstart.report import render_html, render_md
 
     write_json(out / "summary.json", summary)
