@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from infimed.quickstart.report import render_html, render_md, verdict
-from infimed.quickstart.run import summarise
+from infimed.quickstart.run import per_task, summarise
+from infimed.schema import Sample
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -60,6 +61,25 @@ def test_summary_paired_differences() -> None:
 def test_markdown_has_tables_and_commands() -> None:
     md = render_md(_summary(0.9, 0.6, 0.92), _results(), [("eval", "infimed eval run --model m")])
     assert "| curated subset | 200 |" in md and "ct/counting" in md and "infimed eval run --model m" in md
+
+
+def test_per_task_compares_each_arm_with_a_uniform_guess() -> None:
+    test = [Sample(id=f"c{i}", question="Which modality?", options={"A": "CT", "B": "MRI", "C": "PET", "D": "X-ray"},
+                   answer="A", answer_type="choice", task="modality_recognition") for i in range(4)]
+    test += [Sample(id=f"y{i}", question="Is there a lesion?", answer="yes" if i % 2 else "no", answer_type="yes_no",
+                    task="abnormality_detection") for i in range(4)]
+    test += [Sample(id=f"o{i}", question="How many lesions?", answer=str(i), answer_type="open", task="counting")
+             for i in range(4)]
+    right = np.array([0, 0, 0, 1] + [1, 1, 1, 1] + [0, 1, 0, 0], float)
+    rows = per_task({"curated": [right], "random": [right * 0], "full": [right]}, test)
+    assert rows["modality_recognition"]["chance"] == 0.25 and rows["abnormality_detection"]["chance"] == 0.5
+    assert rows["counting"]["chance"] == 0.25 and rows["abnormality_detection"]["curated"] == 1.0
+    summary = _summary(0.9, 0.6, 0.92)
+    summary["per_task"] = rows
+    md = render_md(summary, _results(), [])
+    assert "Learned beyond a uniform guess (by 5+ points): abnormality_detection." in md
+    assert "Near chance for every model: counting, modality_recognition" in md
+    assert "| abnormality_detection | 4 | 50.0% | 100.0% | 0.0% | 100.0% |" in md
 
 
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:

@@ -60,6 +60,25 @@ def verdict(summary: dict[str, Any]) -> list[str]:
     return out
 
 
+def learned_tasks(summary: dict[str, Any], margin: float = 0.05) -> tuple[list[str], list[str]]:
+    """(tasks some arm answers ``margin`` above a uniform guess, tasks every arm leaves near chance)."""
+    rows = summary.get("per_task", {})
+    learned = [t for t, r in rows.items() if max(r.get(a, 0.0) for a in ARMS) - r["chance"] >= margin]
+    return learned, [t for t in rows if t not in learned]
+
+
+def task_sentence(summary: dict[str, Any]) -> str:
+    learned, near_chance = learned_tasks(summary)
+    if not near_chance:
+        return "Every task was learned beyond a uniform guess by at least one model."
+    return (f"Learned beyond a uniform guess (by 5+ points): {', '.join(learned) or 'none'}. Near chance for every "
+            f"model: {', '.join(near_chance)}; those tasks cannot separate the training sets.")
+
+
+def _task_rows(summary: dict[str, Any]) -> list[tuple[str, int, float, list[float]]]:
+    return [(t, r["n"], r["chance"], [r.get(a, 0.0) for a in ARMS]) for t, r in summary.get("per_task", {}).items()]
+
+
 def _slices(results: dict[str, dict[str, Any]]) -> list[str]:
     keys: set[str] = set()
     for res in results.values():
@@ -123,6 +142,10 @@ def render_html(
         ) + "</tr>"
         for key, cells in _slice_rows(results)
     )
+    task_rows = "".join(
+        f"<tr><td>{escape(t)}</td><td>{n}</td><td>{_pct(c)}</td>" + "".join(f"<td>{_pct(v)}</td>" for v in accs) + "</tr>"
+        for t, n, c, accs in _task_rows(summary)
+    )
     recall_rows = "".join(
         f"<tr><td>{escape(kind)}</td><td>{m['n']}</td><td>{m['caught']}</td><td>{_pct(m['recall'])}</td></tr>"
         for kind, m in sorted(curation.get("recall", {}).items())
@@ -156,7 +179,10 @@ pre {{ background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12px; }}
 <h2>Paired differences</h2>
 <table><tr><th>comparison</th><th>difference</th><th>95% CI (paired bootstrap)</th><th>McNemar p</th>
 <th>significant</th></tr>{diff_rows}</table>
-<h2>Per modality x task</h2>
+<h2>Per task, against a uniform guess</h2>
+<p>{escape(task_sentence(summary)) if summary.get("per_task") else ""}</p>
+<table><tr><th>task</th><th>n</th><th>uniform guess</th>{''.join(f'<th>{ARM_LABEL[a]}</th>' for a in ARMS)}</tr>{task_rows}</table>
+<h2>Per modality x task (seed {summary.get("seeds", [0])[0]})</h2>
 <table><tr><th>slice</th>{''.join(f'<th>{ARM_LABEL[a]}</th>' for a in ARMS)}</tr>{slice_rows}</table>
 <h2>What curation removed, and why</h2>
 {''.join(curation_charts)}
@@ -181,7 +207,13 @@ def render_md(summary: dict[str, Any], results: dict[str, dict[str, Any]], comma
     lines += ["", "| comparison | difference | 95% CI | McNemar p | significant |", "|---|---:|---|---:|---|"]
     lines += [f"| {k} | {_signed(d['diff'])} | {_ci_pts(d['ci95'])} | {d.get('p_value', float('nan')):.3g} | "
               f"{'yes' if d['significant'] else 'no'} |" for k, d in summary["differences"].items()]
-    lines += ["", "## Per modality x task", "", "| slice | " + " | ".join(ARM_LABEL[a] for a in ARMS) + " |",
+    if summary.get("per_task"):
+        lines += ["", "## Per task, against a uniform guess", "", task_sentence(summary), "",
+                  "| task | n | uniform guess | " + " | ".join(ARM_LABEL[a] for a in ARMS) + " |",
+                  "|---|---:|---:|" + "---:|" * len(ARMS)]
+        lines += [f"| {t} | {n} | {_pct(c)} | " + " | ".join(_pct(v) for v in accs) + " |"
+                  for t, n, c, accs in _task_rows(summary)]
+    lines += ["", f"## Per modality x task (seed {summary.get('seeds', [0])[0]})", "", "| slice | " + " | ".join(ARM_LABEL[a] for a in ARMS) + " |",
               "|---|" + "---:|" * len(ARMS)]
     lines += [f"| {key} | " + " | ".join(f"{_pct(acc)} (n={n})" for acc, _, n in cells) + " |"
               for key, cells in _slice_rows(results)]

@@ -161,6 +161,34 @@ def summarise(
     return {"arms": arms, "differences": diffs, "goal": goal, "n_boot": n_boot}
 
 
+def chance(sample: Sample, open_values: dict[str, int]) -> float:
+    """A uniform guess's accuracy: one option of the offered, yes or no, one of the task's open answers."""
+    if sample.answer_type == "choice":
+        return 1.0 / max(len(sample.options or {}), 1)
+    if sample.answer_type == "yes_no":
+        return 0.5
+    return 1.0 / max(open_values.get(str(sample.task), 1), 1)
+
+
+def per_task(per_arm: dict[str, list[np.ndarray]], test: list[Sample]) -> dict[str, dict[str, Any]]:
+    """Per task: every arm's accuracy (pooled over seeds) beside a uniform guess's, so the report can say
+    which tasks the models learned at all (a task left at chance cannot separate the arms)."""
+    values: dict[str, set[str]] = {}
+    for t in test:
+        if t.answer_type == "open":
+            values.setdefault(str(t.task), set()).add(t.answer.strip().lower())
+    n_values = {k: len(v) for k, v in values.items()}
+    tasks = np.array([str(t.task) for t in test])
+    guess = np.array([chance(t, n_values) for t in test])
+    out: dict[str, dict[str, Any]] = {}
+    for task in sorted(set(tasks)):
+        mask = tasks == task
+        row: dict[str, Any] = {"n": int(mask.sum()), "chance": float(guess[mask].mean())}
+        row.update({arm: float(np.mean([v[mask].mean() for v in runs])) for arm, runs in per_arm.items()})
+        out[task] = row
+    return out
+
+
 def _loss_curve(train_dir: Path) -> list[tuple[float, float]]:
     path = train_dir / "loss.jsonl"
     if not path.exists():
@@ -252,6 +280,7 @@ def quickstart(
                 results[arm], losses[arm] = res, _loss_curve(model_dir)
 
     summary = summarise(per_arm, n_train, seed=seed)
+    summary["per_task"] = per_task(per_arm, test)
     stats = json.loads((out / "curated" / "stats.json").read_text())
     summary.update({
         "budget": budget,
