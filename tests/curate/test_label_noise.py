@@ -109,7 +109,17 @@ def test_image_probe_catches_most_wrong_labels_on_unique_images(tmp_path):
     pool = [s for s in load_samples(tmp_path / "train.jsonl") if not kinds.get(s.id, set()) & earlier]
     wrong = {s.id for s in pool if "wrong_label" in kinds.get(s.id, set())}
     step = LabelNoiseStep()
-    flagged = {o.sample.id for o in step(pool) if isinstance(o, Drop)}
+    out = list(step(pool))
+    flagged = {o.sample.id for o in out if isinstance(o, Drop)}
     precision, recall = len(flagged & wrong) / max(len(flagged), 1), len(flagged & wrong) / len(wrong)
     assert step.report()["conflicts_by_check"]["image_probe"] > 0
     assert precision >= 0.75 and recall >= 0.5, (precision, recall, step.report())
+    # the survivors carry the probe's label confidence, and the wrong labels left among them rank low
+    kept = [o for o in out if not isinstance(o, Drop)]
+    confidence = {s.id: s.meta["scores"]["label_confidence"] for s in kept
+                  if "label_confidence" in s.meta.get("scores", {})}
+    assert step.report()["label_confidence"]["scored"] == len(confidence) >= 0.7 * len(kept)  # small families: unscored
+    left = [c for i, c in confidence.items() if i in wrong]
+    assert np.median(left) < 0.5 < np.median([c for i, c in confidence.items() if i not in wrong])
+    # the same step on another (too small to probe) pool: no confidence carries over from the first
+    assert all("label_confidence" not in s.meta.get("scores", {}) for s in step(pool[:5]))

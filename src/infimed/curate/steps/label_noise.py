@@ -109,8 +109,10 @@ class LabelNoiseStep:
         self.confidence: dict[int, float] = {}
 
     def conflicts(self, pool: list[Sample]) -> dict[int, tuple[str, str | None]]:
-        """Index -> (detail, id of the nearest disagreeing neighbour) for every conflicting sample."""
+        """Index -> (detail, id of the nearest disagreeing neighbour) for every conflicting sample; the probe's
+        label confidences of the other samples go to ``self.confidence`` (pool index -> probability)."""
         out: dict[int, tuple[str, str | None]] = {}
+        self.confidence = {}
         if self.modality_check:
             for i, s in enumerate(pool):
                 if (why := modality_conflict(s)) is not None:
@@ -136,6 +138,7 @@ class LabelNoiseStep:
                 for i, why in found.items():
                     out[i] = (why, None)
                     self.found["image_probe"] += 1
+            self.confidence = {i: c for i, c in self.confidence.items() if i not in out}
         return out
 
     def _vote(self, pool: list[Sample], groups: dict[tuple[str, ...], list[int]], thumbs: dict[int, np.ndarray],
