@@ -173,10 +173,12 @@ def chance(sample: Sample, open_values: dict[str, int]) -> float:
 def per_task(per_arm: dict[str, list[np.ndarray]], test: list[Sample]) -> dict[str, dict[str, Any]]:
     """Per task: every arm's accuracy (pooled over seeds) beside a uniform guess's, so the report can say
     which tasks the models learned at all (a task left at chance cannot separate the arms)."""
+    from infimed.eval.checkers import normalize_open
+
     values: dict[str, set[str]] = {}
     for t in test:
-        if t.answer_type == "open":
-            values.setdefault(str(t.task), set()).add(t.answer.strip().lower())
+        if t.answer_type == "open":  # distinct answers as the checker tells them apart
+            values.setdefault(str(t.task), set()).add(normalize_open(t.answer))
     n_values = {k: len(v) for k, v in values.items()}
     tasks = np.array([str(t.task) for t in test])
     guess = np.array([chance(t, n_values) for t in test])
