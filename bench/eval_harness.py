@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from infimed.eval.checkers import _normalize_known, check_sample
+from infimed.checkers import _normalize_known, check_sample
 from infimed.eval.compare import compare_runs
 from infimed.eval.scoring import score_run
 from infimed.schema import MODALITIES, TASKS, Sample

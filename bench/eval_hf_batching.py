@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from infimed.backends.base import GenResult, SamplingParams
+from infimed.backends.hf import HFBackend
 from infimed.data.phantom import synth
-from infimed.eval.backends.base import GenResult, SamplingParams
-from infimed.eval.backends.hf import HFBackend
 from infimed.eval.runner import build_request
 from infimed.io.jsonl import load_samples
 from infimed.model.tiny import build_tiny_model

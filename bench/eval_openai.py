@@ -20,8 +20,8 @@ import socket
 import time
 from typing import Any
 
-from infimed.eval.backends.base import GenRequest, GenResult, SamplingParams
-from infimed.eval.backends.openai import OpenAIBackend
+from infimed.backends.base import GenRequest, GenResult, SamplingParams
+from infimed.backends.openai import OpenAIBackend
 
 
 class _Answerer(asyncio.Protocol):

@@ -44,10 +44,10 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
 
-    from infimed.eval.backends.base import BACKENDS, SamplingParams
+    from infimed.backends.base import BACKENDS, SamplingParams
+    from infimed.data.medmnist import import_medmnist
     from infimed.eval.runner import run_eval
     from infimed.io.jsonl import load_samples
-    from infimed.io.medmnist import import_medmnist
     from infimed.model.tiny import build_tiny_model
     from infimed.train.sft import train_sft
 

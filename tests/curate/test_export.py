@@ -8,8 +8,8 @@ import pytest
 from infimed.curate.config import load_config
 from infimed.curate.export import SHAREGPT_TAGS, load_trl_export
 from infimed.curate.pipeline import run_pipeline
-from infimed.eval.prompts import build_prompt
 from infimed.io.jsonl import load_samples
+from infimed.prompts import build_prompt
 
 
 @pytest.fixture

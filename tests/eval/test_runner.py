@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from infimed.eval.backends.base import GenRequest, GenResult, SamplingParams
-from infimed.eval.backends.mock import MockBackend
-from infimed.eval.prompts import PROMPT_VERSION
+from infimed.backends.base import GenRequest, GenResult, SamplingParams
+from infimed.backends.mock import MockBackend
 from infimed.eval.runner import RunMismatchError, run_eval
+from infimed.prompts import PROMPT_VERSION
 from infimed.schema import Sample
 
 

@@ -1,5 +1,5 @@
-from infimed.eval.checkers import check_sample
-from infimed.eval.prompts import target_text
+from infimed.checkers import check_sample
+from infimed.prompts import target_text
 from infimed.reason.reflect import PATTERNS, choose_pattern, reflective_trace
 from infimed.schema import Sample
 

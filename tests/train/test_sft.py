@@ -38,7 +38,7 @@ def test_sft_loss_goes_down(lora_run: dict[str, Any]) -> None:
 def test_adapter_reloads_and_evaluates(lora_run: dict[str, Any], phantom_dir: Path, tmp_path: Path) -> None:
     from peft import PeftModel
 
-    from infimed.eval.backends.base import BACKENDS, SamplingParams
+    from infimed.backends.base import BACKENDS, SamplingParams
     from infimed.eval.runner import run_eval
     from infimed.io.jsonl import load_samples
     from infimed.model.loading import load_model_and_processor

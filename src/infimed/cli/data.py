@@ -59,7 +59,7 @@ def import_medmnist_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed for option order and the class asked in yes/no questions."),
 ) -> None:
     """Turn a MedMNIST .npz into yes/no, choice (and open) VQA samples with PNG images."""
-    from infimed.io.medmnist import import_medmnist
+    from infimed.data.medmnist import import_medmnist
 
     try:
         fmts = tuple(f.strip() for f in formats.split(",") if f.strip())

@@ -114,7 +114,7 @@ def run(
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% confidence intervals."),
 ) -> None:
     """Generate -> extract -> score -> aggregate. Kill it at any time; rerunning the same command resumes."""
-    from infimed.eval.backends import BACKENDS, SamplingParams
+    from infimed.backends import BACKENDS, SamplingParams
     from infimed.eval.runner import RunMismatchError, run_eval
 
     if mode not in ("direct", "reasoning"):
@@ -162,8 +162,9 @@ def score(
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% confidence intervals."),
 ) -> None:
     """Score responses produced elsewhere with exactly the same extraction and scoring as `eval run`."""
-    from infimed.eval.manifest import build_manifest, file_checksum
+    from infimed.eval.manifest import build_manifest
     from infimed.eval.scoring import score_run
+    from infimed.io.jsonl import file_checksum
 
     if mode not in ("direct", "reasoning"):
         raise typer.BadParameter(f"expected direct or reasoning, got {mode!r}", param_hint="--mode")

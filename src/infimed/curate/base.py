@@ -10,7 +10,7 @@ Steps are built by registered factories from flat keyword options (the YAML conf
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from infimed.registry import Registry
@@ -23,16 +23,6 @@ class Drop:
     reason: str  # short machine-readable reason, e.g. "exact_duplicate", "image_unreadable"
     detail: str = ""  # human-readable specifics
     of: str | None = None  # id of the sample this one duplicates / copies, when there is one
-
-
-@dataclass
-class StepStats:
-    name: str
-    n_in: int = 0
-    kept: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)  # step-specific report (e.g. PHI kinds found)
 
 
 class Step(Protocol):
@@ -52,3 +42,21 @@ def keep_chosen(pool: list[Sample], chosen: Collection[int], why: Callable[[Samp
     """Yield the chosen samples in input order; every other one becomes a ``not_selected`` drop."""
     for i, sample in enumerate(pool):
         yield sample if i in chosen else Drop(sample, "not_selected", why(sample))
+
+
+def rejected_row(drop: Drop, stage: str) -> dict[str, Any]:
+    return {"id": drop.sample.id, "stage": stage, "reason": drop.reason, "detail": drop.detail, "of": drop.of,
+            "sample": drop.sample.to_json_dict()}
+
+
+def build_step(name: str, options: dict[str, Any]) -> Step:
+    import infimed.curate.steps  # noqa: F401  (registers every step)
+
+    try:
+        factory = STEPS.get(name)
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from None
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        raise ValueError(f"step {name!r}: bad options {sorted(options)} ({exc})") from exc

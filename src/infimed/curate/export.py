@@ -7,7 +7,7 @@
 - ``export/trl/train.jsonl``: TRL's conversational vision format: ``messages`` whose user content is
   ``[{"type": "image"}, ..., {"type": "text", ...}]`` and ``images`` (paths relative to that folder).
   ``load_trl_export`` returns a ``datasets.Dataset`` with the images decoded, ready for ``SFTTrainer``.
-Both take the user turn from ``infimed.eval.prompts.messages(sample, mode, with_answer=True)``, so training
+Both take the user turn from ``infimed.prompts.messages(sample, mode, with_answer=True)``, so training
 sees exactly the prompt that evaluation sends and the target the answer checker reads.
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from infimed.eval.prompts import Mode, messages
 from infimed.io.jsonl import atomic_open, read_samples, write_json
+from infimed.prompts import Mode, messages
 from infimed.schema import Sample
 
 DATASET_NAME = "infimed_curated"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from infimed.eval.checkers import normalize_open
+from infimed.checkers import normalize_open
 from infimed.schema import Sample
 
 GRID = 32

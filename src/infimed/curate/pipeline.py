@@ -25,9 +25,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from infimed.curate.base import STEPS, Drop, Step
+from infimed.curate.base import STEPS, Drop, Step, build_step, rejected_row
 from infimed.curate.config import CurateConfig, StepSpec, dump_config
-from infimed.io.jsonl import atomic_open, iter_records, write_json, write_text
+from infimed.io.jsonl import atomic_open, file_checksum, iter_records, write_json, write_text
 from infimed.progress import track
 from infimed.schema import Sample
 
@@ -50,34 +50,8 @@ class SampleFile:
             return sum(1 for _ in fh)
 
 
-def file_checksum(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def rejected_row(drop: Drop, stage: str) -> dict[str, Any]:
-    return {"id": drop.sample.id, "stage": stage, "reason": drop.reason, "detail": drop.detail, "of": drop.of,
-            "sample": drop.sample.to_json_dict()}
-
-
-def build_step(name: str, options: dict[str, Any]) -> Step:
-    import infimed.curate.steps  # noqa: F401  (registers every step)
-
-    try:
-        factory = STEPS.get(name)
-    except KeyError as exc:
-        raise ValueError(str(exc.args[0])) from None
-    try:
-        return factory(**options)
-    except TypeError as exc:
-        raise ValueError(f"step {name!r}: bad options {sorted(options)} ({exc})") from exc
 
 
 class StageWriter:

@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 
 
 def _judge_batch(batch: dict[str, Any], name: str, options: dict[str, Any]) -> dict[str, Any]:
-    from infimed.curate.base import Drop
-    from infimed.curate.pipeline import build_step, rejected_row
+    from infimed.curate.base import Drop, build_step, rejected_row
     from infimed.schema import Sample
 
     step = build_step(name, {**options, "workers": 1} if "workers" in options else options)

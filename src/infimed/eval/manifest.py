@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from infimed import __version__
-from infimed.eval.backends.base import SamplingParams
-from infimed.eval.prompts import PROMPT_VERSION, TEMPLATES, build_prompt
+from infimed.backends.base import SamplingParams
+from infimed.prompts import PROMPT_VERSION, TEMPLATES, build_prompt
 from infimed.schema import Sample
 
 PACKAGES = ("torch", "transformers", "vllm", "httpx")
@@ -53,14 +53,6 @@ def data_checksum(samples: Iterable[Sample]) -> str:
     for s in samples:
         digest.update(json.dumps(s.to_json_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
         digest.update(b"\n")
-    return digest.hexdigest()
-
-
-def file_checksum(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 

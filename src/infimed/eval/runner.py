@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from infimed.eval.backends.base import Backend, GenRequest, GenResult, SamplingParams
+from infimed.backends.base import Backend, GenRequest, GenResult, SamplingParams
 from infimed.eval.manifest import build_manifest, fingerprint, request_hash
-from infimed.eval.prompts import Mode, messages
 from infimed.io.jsonl import JsonlAppender, iter_json_lines, write_json
+from infimed.prompts import Mode, messages
 from infimed.schema import Sample
 
 PREDICTIONS = "predictions.jsonl"

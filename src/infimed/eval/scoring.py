@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
-from infimed.eval.checkers import check_sample
+from infimed.checkers import check_sample
 from infimed.eval.metrics import accuracy_ci, group_seed
 from infimed.eval.report import render_report
 from infimed.io.jsonl import write_json, write_jsonl, write_text
@@ -31,12 +31,6 @@ from infimed.schema import Sample
 BREAKDOWNS = ("answer_type", "modality", "task", "language", "modality_x_task")
 UNKNOWN = "unknown"
 CI_METHOD = "percentile bootstrap (binomial draws, equivalent to resampling samples with replacement)"
-
-
-class Prediction(TypedDict, total=False):
-    id: str
-    response: str | None
-    error: str | None
 
 
 @dataclass

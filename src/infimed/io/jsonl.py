@@ -8,6 +8,7 @@ skips a torn final line instead of failing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -223,3 +224,12 @@ def _truncate_torn_tail(path: Path) -> None:
                 fh.truncate(pos + idx + 1)
                 return
         fh.truncate(0)
+
+
+def file_checksum(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -14,8 +14,8 @@ import numpy as np
 
 from infimed.data.defects import inject
 from infimed.data.ids import OpaqueIds
+from infimed.data.medmnist import import_medmnist
 from infimed.io.jsonl import load_samples, write_jsonl
-from infimed.io.medmnist import import_medmnist
 
 
 def medmnist_with_defects(npz: Path, folder: Path, *, seed: int = 0, limit: int | None = None) -> dict[str, Any]:

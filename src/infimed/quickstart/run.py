@@ -110,7 +110,7 @@ def train_arm(base: Path, data: Path, out: Path, *, seed: int, recipe: dict[str,
 
 
 def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int) -> dict[str, Any]:
-    from infimed.eval.backends import BACKENDS, SamplingParams
+    from infimed.backends import BACKENDS, SamplingParams
     from infimed.eval.runner import run_eval
 
     if (out / "results.json").exists():
@@ -173,7 +173,7 @@ def chance(sample: Sample, open_values: dict[str, int]) -> float:
 def per_task(per_arm: dict[str, list[np.ndarray]], test: list[Sample]) -> dict[str, dict[str, Any]]:
     """Per task: every arm's accuracy (pooled over seeds) beside a uniform guess's, so the report can say
     which tasks the models learned at all (a task left at chance cannot separate the arms)."""
-    from infimed.eval.checkers import normalize_open
+    from infimed.checkers import normalize_open
 
     values: dict[str, set[str]] = {}
     for t in test:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infimed.eval.backends import BACKENDS, Backend, GenRequest, GenResult, SamplingParams
-from infimed.eval.prompts import format_options
+from infimed.backends import BACKENDS, Backend, GenRequest, GenResult, SamplingParams
 from infimed.io.jsonl import JsonlAppender, iter_json_lines, load_samples, write_json, write_jsonl
+from infimed.prompts import format_options
 from infimed.reason.guidance import guidance_text
 from infimed.reason.reflect import reflective_trace
 from infimed.reason.verify import REJECT_REASONS, Verdict, verify

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infimed.eval.checkers import check_sample
+from infimed.checkers import check_sample
 from infimed.schema import Sample
 
 REJECT_REASONS = ("error", "empty", "unparsable", "wrong_answer", "too_long", "repetitive", "answer_leaked")

@@ -1,6 +1,6 @@
 """Sample files -> the training set: mixing across files, answer balancing, and the HF dataset TRL reads.
 
-The conversation is ``infimed.eval.prompts.messages(sample, mode, with_answer=True)``, the same templates
+The conversation is ``infimed.prompts.messages(sample, mode, with_answer=True)``, the same templates
 that evaluation uses. The dataset holds only small strings (the messages as JSON and the image paths); images
 are decoded by ``infimed.io.images.load_image`` (PNG/JPEG/DICOM) when a batch is drawn, so nothing is copied
 into Arrow and a run over hundreds of thousands of samples starts at once.
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infimed.eval.prompts import Mode, messages
 from infimed.io.jsonl import load_samples
+from infimed.prompts import Mode, messages
 from infimed.schema import Sample
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """GRPO rewards: plain TRL reward functions ``(completions, **columns) -> list[float]`` over the one checker.
 
-A model is rewarded on exactly what evaluation scores (``infimed.eval.checkers``), so it cannot learn a
+A model is rewarded on exactly what evaluation scores (``infimed.checkers``), so it cannot learn a
 layout the scorer would not read. ``completions`` are strings, or (conversational prompts) lists of
 messages whose last one is the assistant's; the dataset columns ``answer``, ``answer_type`` and
 ``options`` (JSON text, "" for none) arrive as keyword lists, one entry per completion.
@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from infimed.eval.checkers import check, parse_think_answer
+from infimed.checkers import check, parse_think_answer
 from infimed.registry import Registry
 
 RewardFn = Callable[..., list[float]]

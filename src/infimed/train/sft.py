@@ -2,7 +2,7 @@
 
 Linear on purpose: resolve the config, read and mix the data, load the model, attach LoRA (or freeze parts
 for full fine-tuning), train (resuming from the last checkpoint of an interrupted run), save. The
-conversation is the evaluation prompt plus the target ``infimed.eval.prompts`` formats, so what the model
+conversation is the evaluation prompt plus the target ``infimed.prompts`` formats, so what the model
 learns is what the checker reads. The loss covers the assistant turn only by default (the chat template's
 ``{% generation %}`` markers). Multi-GPU / multi-node: run the same command under ``accelerate launch``
 with one of the configs in ``infimed/train/accelerate/`` (see docs/training.md).

@@ -84,7 +84,7 @@ def test_phantom_from_synth(phantom_dir: Path) -> None:
 
 
 def test_medmnist_npz(tmp_path: Path) -> None:
-    pytest.importorskip("infimed.io.medmnist")
+    pytest.importorskip("infimed.data.medmnist")
     import numpy as np
 
     rng = np.random.default_rng(0)

@@ -1,5 +1,5 @@
 """MedMNIST v2 (Yang et al. 2023): a ``<name>mnist.npz`` (``{train,val,test}_images`` / ``_labels``) read
-through ``infimed.io.medmnist.import_medmnist`` (its default question formats: one yes/no and one
+through ``infimed.data.medmnist.import_medmnist`` (its default question formats: one yes/no and one
 multiple-choice question per image), which writes PNGs and ``{train,val,test}.jsonl`` once into the image
 cache; later loads reuse them. ``root`` is the ``.npz`` or a folder holding exactly one; the dataset is
 named by the file (``pneumoniamnist.npz``, ``pathmnist_224.npz``). A truncated ``.npz`` fails to open,
@@ -25,7 +25,7 @@ def find_npz(root: Path) -> Path:
 
 
 def load(root: Path, split: str, cache: Path) -> Iterator[Sample]:
-    from infimed.io.medmnist import import_medmnist
+    from infimed.data.medmnist import import_medmnist
 
     npz = find_npz(root)
     out = cache.parent / npz.stem  # one import serves every split, so it sits above the per-split folder

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from infimed.eval.backends import http11
-from infimed.eval.backends.http11 import Connection, Origin, ProtocolError, split_url
-from infimed.eval.backends.openai import ChatJob, ChatReply, OpenAIClient
+from infimed.backends import http11
+from infimed.backends.http11 import Connection, Origin, ProtocolError, split_url
+from infimed.backends.openai import ChatJob, ChatReply, OpenAIClient
 
 
 @dataclass

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from infimed.eval.backends.base import BACKENDS, GenRequest, GenResult, SamplingParams, request_image_paths
+from infimed.backends.base import BACKENDS, GenRequest, GenResult, SamplingParams, request_image_paths
 
 
 class HFBackend:

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from test_http11 import Answer, Handler, Loopback, Seen, answer, chat_answer
 
-from infimed.eval.backends.base import GenRequest, GenResult, SamplingParams
-from infimed.eval.backends.openai import (
+from infimed.backends.base import GenRequest, GenResult, SamplingParams
+from infimed.backends.openai import (
     ChatJob,
     OpenAIBackend,
     OpenAIClient,
@@ -183,7 +183,7 @@ def test_to_openai_messages_keeps_plain_text() -> None:
 
 
 def test_factory_registered() -> None:
-    from infimed.eval.backends import BACKENDS
+    from infimed.backends import BACKENDS
 
     backend = BACKENDS.get("openai")(model="m", base_url="http://h/v1")
     assert backend.describe()["base_url"] == "http://h/v1"

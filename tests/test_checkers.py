@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 
-from infimed.eval.checkers import (
+from infimed.checkers import (
     check,
     check_sample,
     extract_choice,

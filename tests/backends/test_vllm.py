@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from infimed.eval.backends.base import GenRequest, GenResult, SamplingParams
-from infimed.eval.backends.vllm import VLLMBackend
+from infimed.backends.base import GenRequest, GenResult, SamplingParams
+from infimed.backends.vllm import VLLMBackend
 
 FAKE_VLLM = textwrap.dedent(
     '''

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from infimed.eval.backends import BACKENDS
-from infimed.eval.backends.base import GenResult, SamplingParams
+from infimed.backends import BACKENDS
+from infimed.backends.base import GenResult, SamplingParams
 from infimed.eval.runner import build_request
 from infimed.io.jsonl import load_samples
 

@@ -25,8 +25,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from infimed.eval.backends.base import BACKENDS, GenRequest, GenResult, SamplingParams
-from infimed.eval.backends.http11 import Connection, ProtocolError, Response, header_block, split_url
+from infimed.backends.base import BACKENDS, GenRequest, GenResult, SamplingParams
+from infimed.backends.http11 import Connection, ProtocolError, Response, header_block, split_url
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})
 RAW_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}

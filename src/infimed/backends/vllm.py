@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from infimed.eval.backends.base import BACKENDS, GenRequest, GenResult, SamplingParams
+from infimed.backends.base import BACKENDS, GenRequest, GenResult, SamplingParams
 
 
 class VLLMBackend:
@@ -79,7 +79,7 @@ class VLLMBackend:
     def _generate_chunk(
         self, chunk: Sequence[GenRequest], params: SamplingParams, on_result: Callable[[GenResult], None]
     ) -> None:
-        from infimed.eval.backends.openai import to_openai_messages
+        from infimed.backends.openai import to_openai_messages
 
         llm = self.engine()  # first, so a missing vLLM fails with the install hint
         import vllm

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from infimed.data.medmnist import DATASETS, detect_name, import_medmnist
 from infimed.io.jsonl import load_samples, validate_file
-from infimed.io.medmnist import DATASETS, detect_name, import_medmnist
 
 
 def make_npz(path: Path, *, n: int = 6, classes: int = 2, rgb: bool = False, multi: int = 0) -> Path:

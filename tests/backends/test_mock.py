@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from infimed.eval.backends import BACKENDS
-from infimed.eval.backends.base import GenRequest, GenResult, SamplingParams
+from infimed.backends import BACKENDS
+from infimed.backends.base import GenRequest, GenResult, SamplingParams
 
 
 def _req(i: str, answer: str = "B", mode: str = "direct", image: Path | None = None) -> GenRequest:

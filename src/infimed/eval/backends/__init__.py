@@ -1,6 +1,0 @@
-"""Generation backends behind one protocol; each registers in ``BACKENDS`` and imports heavy SDKs lazily."""
-
-from infimed.eval.backends import hf, mock, openai, vllm  # noqa: F401  (register the backends)
-from infimed.eval.backends.base import BACKENDS, Backend, GenRequest, GenResult, SamplingParams
-
-__all__ = ["BACKENDS", "Backend", "GenRequest", "GenResult", "SamplingParams"]
