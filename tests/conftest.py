@@ -10,6 +10,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("INFIMED_QUIET", "1")
+# CLI errors must not depend on the terminal that runs the tests: Typer boxes usage errors and wraps them at
+# the terminal width, which would split messages and long temp paths across lines. Typer reads
+# TERMINAL_WIDTH once at import, so this is set before any test imports the CLI.
+os.environ["TERMINAL_WIDTH"] = "1000"
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
