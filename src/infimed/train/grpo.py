@@ -12,9 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from infimed import progress
-from infimed.train import components
-from infimed.train.data import answer_counts, balance_answers, grpo_dataset, load_trainable
+from infimed.train import components, settings
+from infimed.train.data import grpo_dataset
 from infimed.train.rewards import build_rewards
 
 
@@ -76,10 +75,8 @@ def train_grpo(
         raise ValueError(f"num_generations: GRPO needs at least 2 completions per prompt, got {num_generations}")
     if batch_size % num_generations:
         raise ValueError(f"batch_size ({batch_size}) must be a multiple of num_generations ({num_generations})")
-    if mode not in ("direct", "reasoning"):
-        raise ValueError(f"mode: expected 'direct' or 'reasoning', got {mode!r}")
-    if method not in components.METHODS:
-        raise ValueError(f"method: unknown {method!r}; expected one of {', '.join(components.METHODS)}")
+    settings.check_options(mode=mode, method=method, schedule=schedule, warmup=warmup, batch_size=batch_size,
+                           grad_accum=grad_accum, learning_rate=learning_rate)
     if use_vllm:
         components.require("vllm", "GRPO generation with vLLM (--use-vllm)", gpu=True)
     reward_funcs: list[Any] = [
@@ -93,9 +90,8 @@ def train_grpo(
     out_dir.mkdir(parents=True, exist_ok=True)
     last_checkpoint = components.prepare_resume(out_dir, config, resume=resume)
 
-    samples, skipped = load_trainable([Path(p) for p in data], out_dir, ratios=ratios, size=mix_size, seed=seed)
-    if balance:
-        samples = balance_answers(samples, seed=seed)
+    samples, skipped = settings.training_samples(data, out_dir, ratios=ratios, size=mix_size, balance=balance,
+                                                 seed=seed)
     dataset = grpo_dataset(samples, mode=mode)  # type: ignore[arg-type]
 
     from transformers import set_seed
@@ -114,7 +110,12 @@ def train_grpo(
     getattr(processor, "tokenizer", processor).padding_side = "left"
 
     args = GRPOConfig(
-        output_dir=str(out_dir / components.CHECKPOINTS),
+        **settings.trainer_arguments(
+            out_dir, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate, schedule=schedule,
+            warmup=warmup, batch_size=batch_size, grad_accum=grad_accum,
+            gradient_checkpointing=gradient_checkpointing, save_steps=save_steps,
+            save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed,
+        ),
         num_generations=num_generations,
         beta=beta,
         epsilon=epsilon,
@@ -123,27 +124,8 @@ def train_grpo(
         temperature=temperature,
         generation_kwargs={"suppress_tokens": vision_token_ids(net)},
         reward_weights=reward_weights,
-        num_train_epochs=epochs,
-        max_steps=max_steps,
-        learning_rate=learning_rate,
-        lr_scheduler_type=schedule,
-        warmup_steps=warmup,
-        per_device_train_batch_size=batch_size,
-        gradient_accumulation_steps=grad_accum,
-        gradient_checkpointing=gradient_checkpointing,
         use_vllm=use_vllm,
         vllm_mode="colocate",
-        save_strategy="steps",
-        save_steps=save_steps,
-        save_total_limit=save_total_limit,
-        logging_steps=logging_steps,
-        seed=seed,
-        data_seed=seed,
-        remove_unused_columns=False,  # the rewards read answer/answer_type/options columns
-        dataloader_num_workers=0,
-        report_to=[],
-        disable_tqdm=not progress.enabled(),
-        bf16=components.use_bf16(),
     )
     trainer = GRPOTrainer(
         model=net, reward_funcs=reward_funcs, args=args, train_dataset=dataset, processing_class=processor,
@@ -151,7 +133,7 @@ def train_grpo(
     )
     return components.train_and_save(
         trainer, processor, out_dir, merge=merge, resume_from=last_checkpoint,
-        data={"n_samples": len(samples), "n_skipped_unreadable": len(skipped), "answers": answer_counts(samples)},
+        data=settings.data_summary(samples, skipped),
     )
 
 

@@ -13,11 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infimed import progress
-from infimed.train import components
-from infimed.train.data import answer_counts, balance_answers, load_trainable, sft_dataset
-
-SCHEDULES = ("cosine", "linear", "constant", "constant_with_warmup")
+from infimed.train import components, settings
+from infimed.train.data import sft_dataset
 
 
 def train_sft(
@@ -66,14 +63,14 @@ def train_sft(
     """
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()}
     config["data"] = [str(p) for p in data]
-    _check_options(mode=mode, method=method, schedule=schedule, batch_size=batch_size, grad_accum=grad_accum)
+    settings.check_options(mode=mode, method=method, schedule=schedule, warmup=warmup, batch_size=batch_size,
+                           grad_accum=grad_accum, learning_rate=learning_rate)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     last_checkpoint = components.prepare_resume(out_dir, config, resume=resume)
 
-    samples, skipped = load_trainable([Path(p) for p in data], out_dir, ratios=ratios, size=mix_size, seed=seed)
-    if balance:
-        samples = balance_answers(samples, seed=seed)
+    samples, skipped = settings.training_samples(data, out_dir, ratios=ratios, size=mix_size, balance=balance,
+                                                 seed=seed)
     dataset = sft_dataset(samples, mode=mode)  # type: ignore[arg-type]
 
     from transformers import set_seed
@@ -89,31 +86,17 @@ def train_sft(
     )
 
     args = SFTConfig(
-        output_dir=str(out_dir / components.CHECKPOINTS),
-        num_train_epochs=epochs,
-        max_steps=max_steps,
-        learning_rate=learning_rate,
-        lr_scheduler_type=schedule,
-        warmup_steps=warmup,
+        **settings.trainer_arguments(
+            out_dir, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate, schedule=schedule,
+            warmup=warmup, batch_size=batch_size, grad_accum=grad_accum,
+            gradient_checkpointing=gradient_checkpointing, save_steps=save_steps,
+            save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed,
+        ),
         weight_decay=weight_decay,
-        per_device_train_batch_size=batch_size,
-        gradient_accumulation_steps=grad_accum,
-        gradient_checkpointing=gradient_checkpointing,
         assistant_only_loss=assistant_only_loss,
         max_length=max_length,
         packing=packing,
         padding_free=padding_free,
-        save_strategy="steps",
-        save_steps=save_steps,
-        save_total_limit=save_total_limit,
-        logging_steps=logging_steps,
-        seed=seed,
-        data_seed=seed,
-        remove_unused_columns=False,  # the dataset decodes images on access; its raw columns must stay
-        dataloader_num_workers=0,
-        report_to=[],
-        disable_tqdm=not progress.enabled(),
-        bf16=components.use_bf16(),
     )
     trainer = SFTTrainer(
         model=net, args=args, train_dataset=dataset, processing_class=processor,
@@ -121,16 +104,6 @@ def train_sft(
     )
     return components.train_and_save(
         trainer, processor, out_dir, merge=merge, resume_from=last_checkpoint,
-        data={"n_samples": len(samples), "n_skipped_unreadable": len(skipped), "answers": answer_counts(samples)},
+        data=settings.data_summary(samples, skipped),
     )
 
-
-def _check_options(*, mode: str, method: str, schedule: str, batch_size: int, grad_accum: int) -> None:
-    if mode not in ("direct", "reasoning"):
-        raise ValueError(f"mode: expected 'direct' or 'reasoning', got {mode!r}")
-    if method not in components.METHODS:
-        raise ValueError(f"method: unknown {method!r}; expected one of {', '.join(components.METHODS)}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule: unknown {schedule!r}; expected one of {', '.join(SCHEDULES)}")
-    if batch_size < 1 or grad_accum < 1:
-        raise ValueError(f"batch_size and grad_accum must be >= 1, got {batch_size} and {grad_accum}")
