@@ -1,7 +1,9 @@
 """A deterministic stand-in backend for tests, demos and resume drills.
 
 The ``model`` string picks the policy: ``gold`` (answer correctly, from the gold answer the runner puts in
-``GenRequest.meta``), ``always:X`` (always reply ``X``), ``file:PATH`` (a JSON object or JSONL of
+``GenRequest.meta``), ``coin:P`` (the gold answer with probability P, else "I cannot tell."; decided by a hash
+of the request id and ``params.seed``, so a sampled rollout is reproducible and rollouts with other seeds
+differ), ``always:X`` (always reply ``X``), ``file:PATH`` (a JSON object or JSONL of
 ``{"id", "response"}`` lines). Python callers may pass ``responses`` (id -> text) or ``fn`` (request -> text)
 instead. ``delay`` slows each call (to kill a run midway), ``log_calls`` appends every delivered id to a
 file (to prove nothing is generated twice), ``fail_ids`` turns chosen ids into errors. Images are opened
@@ -10,6 +12,7 @@ with the real loader, so a broken image fails here exactly as it would in a real
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -45,8 +48,14 @@ def load_scripted(path: Path) -> dict[str, str]:
     return out
 
 
+def coin(request_id: str, seed: int) -> float:
+    """A uniform number in [0, 1) fixed by the request id and the sampling seed."""
+    digest = hashlib.blake2b(f"{request_id}\x1f{seed}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
 def policy_from_model(model: str) -> Callable[[GenRequest], str]:
-    if model == "gold":
+    if model == "gold" or model.startswith("coin:"):
         return gold_response
     if model.startswith("always:"):
         reply = model.removeprefix("always:")
@@ -54,7 +63,7 @@ def policy_from_model(model: str) -> Callable[[GenRequest], str]:
     if model.startswith("file:"):
         scripted = load_scripted(Path(model.removeprefix("file:")))
         return lambda req: scripted.get(req.id, "")
-    raise ValueError(f"mock model {model!r}: expected 'gold', 'always:TEXT' or 'file:PATH'")
+    raise ValueError(f"mock model {model!r}: expected 'gold', 'coin:P', 'always:TEXT' or 'file:PATH'")
 
 
 class MockBackend:
@@ -72,6 +81,7 @@ class MockBackend:
         load_images: bool = True,
     ):
         self.model = model
+        self.p_right = _coin_probability(model)
         if fn is not None:
             self._policy = fn
         elif responses is not None:
@@ -91,12 +101,12 @@ class MockBackend:
             start = time.perf_counter()
             if self.delay:
                 time.sleep(self.delay)
-            on_result(self._one(req, start))
+            on_result(self._one(req, start, params))
             if self.log_calls is not None:  # logged once delivered, so a resume drill counts finished work
                 with self.log_calls.open("a", encoding="utf-8") as fh:
                     fh.write(req.id + "\n")
 
-    def _one(self, req: GenRequest, start: float) -> GenResult:
+    def _one(self, req: GenRequest, start: float, params: SamplingParams) -> GenResult:
         if req.id in self.fail_ids:
             return GenResult(req.id, None, error="mock failure", seconds=time.perf_counter() - start)
         if self.load_images:
@@ -104,10 +114,24 @@ class MockBackend:
             if error:
                 return GenResult(req.id, None, error=error, seconds=time.perf_counter() - start)
         text = self._policy(req)
+        if self.p_right is not None and coin(req.id, params.seed) >= self.p_right:
+            text = "I cannot tell."
         return GenResult(req.id, text, seconds=time.perf_counter() - start, tokens=len(text.split()))
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model, "delay": self.delay}
+
+
+def _coin_probability(model: str) -> float | None:
+    if not model.startswith("coin:"):
+        return None
+    try:
+        p = float(model.removeprefix("coin:"))
+    except ValueError:
+        p = -1.0
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"mock model {model!r}: coin:P needs a probability P in [0, 1]")
+    return p
 
 
 def _image_error(req: GenRequest) -> str | None:

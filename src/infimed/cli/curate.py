@@ -12,7 +12,7 @@ def curate(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: curated.jsonl, rejected.jsonl, stats.json, card.md, export/."),
     budget: str | None = typer.Option(None, "--budget", help="Keep N samples (integer) or a fraction in (0, 1]; applied by the select step."),
     against: list[Path] = typer.Option([], "--against", help="Evaluation JSONL file to decontaminate against (repeatable)."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (default: the bundled default.yaml)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config, or a bundled one by name: default, rl-prompts (RL prompts chosen by the policy's pass rate)."),
     steps: str | None = typer.Option(None, "--steps", help="Comma-separated step names to run, in order (overrides the config's list)."),
     engine: str | None = typer.Option(None, "--engine", help="local (processes) or ray (Ray Data for per-sample steps)."),
     workers: int | None = typer.Option(None, "--workers", help="Worker processes (local) or Ray CPUs."),
@@ -20,6 +20,9 @@ def curate(
     truth: Path | None = typer.Option(None, "--truth", help="defects.jsonl ground truth to score the run against (default: one beside an input)."),
     set_: list[str] = typer.Option([], "--set", help="Override any config key: KEY=VALUE (YAML value), e.g. steps.dedup_near.max_hamming=8."),
     force: bool = typer.Option(False, "--force", help="Rerun every stage instead of resuming finished ones."),
+    policy: str | None = typer.Option(None, "--policy", help="rl-prompts: the policy model whose pass rate selects prompts (steps.pass_rate.model)."),
+    k: int | None = typer.Option(None, "--k", min=2, help="rl-prompts: rollouts sampled per prompt (steps.pass_rate.k)."),
+    sft: list[Path] = typer.Option([], "--sft", help="rl-prompts: SFT sample file the prompts must not repeat (repeatable; steps.dedup_against.files)."),
 ) -> None:
     """Curate sample files into a clean training set, with a rejected list, stats, data card and exports."""
     from rich.console import Console
@@ -39,6 +42,12 @@ def curate(
         overrides.append(f"budget={budget}")
     if against:
         overrides.append("against=" + _yaml_list([str(p) for p in against]))
+    if policy is not None:
+        overrides.append(f"steps.pass_rate.model={_yaml_str(policy)}")
+    if k is not None:
+        overrides.append(f"steps.pass_rate.k={k}")
+    if sft:
+        overrides.append("steps.dedup_against.files=" + _yaml_list([str(p) for p in sft]))
     if truth is not None:
         overrides.append(f"truth={_yaml_str(str(truth))}")
     try:

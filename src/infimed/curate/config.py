@@ -15,8 +15,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
-WORKER_STEPS = ("validate", "dedup_exact", "dedup_near", "decontaminate")
+# bundled pipelines that --config takes by name: "rl-prompts" is rl_prompts.yaml beside this module
+PRESETS = {"default": DEFAULT_CONFIG, "rl-prompts": Path(__file__).with_name("rl_prompts.yaml")}
+WORKER_STEPS = ("validate", "dedup_exact", "dedup_near", "decontaminate", "dedup_against")
 BUDGET_STEPS = ("select", "mix")
+WORK_DIRS = {"pass_rate": "rollouts"}  # steps given a folder under --out for caches that outlive a stage rerun
 
 
 class StepSpec(BaseModel):
@@ -74,14 +77,14 @@ class ConfigError(ValueError):
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> CurateConfig:
     """Read a YAML config (default: the bundled ``default.yaml``) and apply ``KEY=VALUE`` overrides."""
-    src = Path(path) if path is not None else DEFAULT_CONFIG
+    src = PRESETS.get(str(path), Path(path)) if path is not None else DEFAULT_CONFIG
     try:
         raw = yaml.safe_load(src.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{src}: cannot read config ({exc})") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{src}: a config must be a mapping, got {type(raw).__name__}")
-    if path is not None and "steps" not in raw:  # a partial user config extends the default pipeline
+    if src not in PRESETS.values() and "steps" not in raw:  # a partial user config extends the default pipeline
         raw = {**(yaml.safe_load(DEFAULT_CONFIG.read_text(encoding="utf-8"))), **raw}
     for item in overrides or []:
         apply_override(raw, item)

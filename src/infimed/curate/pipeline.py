@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from infimed.curate.base import STEPS, Drop, Step, build_step, rejected_row
-from infimed.curate.config import CurateConfig, StepSpec, dump_config
+from infimed.curate.config import WORK_DIRS, CurateConfig, StepSpec, dump_config
 from infimed.io.jsonl import atomic_open, file_checksum, iter_records, write_json, write_text
 from infimed.progress import track
 from infimed.schema import Sample
@@ -146,14 +146,16 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
         _mark_done(stage_dir, fp, stats)
     stages.append(stats)
 
-    active = [s for s in config.steps if not _needs_budget(s, config)]
-    skipped = [s.name for s in config.steps if _needs_budget(s, config)]
+    active = [s for s in config.steps if not _nothing_to_do(s, config)]
+    skipped = [s.name for s in config.steps if _nothing_to_do(s, config)]
     for k, spec in enumerate(active, start=1):
         options = config.step_options(spec)
         fp = fingerprint(fp, spec.name, options, config.engine, _option_files(options))
         prev_dir, stage_dir = stage_dir, steps_dir / f"{k:02d}_{spec.name}"
         stats = _done(stage_dir, fp)
         if stats is None:
+            if spec.name in WORK_DIRS:  # scratch space that outlives a rerun of the stage (not fingerprinted)
+                options = {**options, "work_dir": str(out_dir / WORK_DIRS[spec.name])}
             stats = _run_one(spec.name, options, prev_dir / "kept.jsonl", stage_dir, config, stages[-1]["kept"])
             _mark_done(stage_dir, fp, stats)
         stages.append(stats)
@@ -172,9 +174,11 @@ def _option_files(options: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _needs_budget(spec: StepSpec, config: CurateConfig) -> bool:
-    """``select`` without any budget has nothing to do: the run skips it (and says so) instead of failing."""
-    return spec.name == "select" and config.budget is None and "budget" not in spec.options
+def _nothing_to_do(spec: StepSpec, config: CurateConfig) -> bool:
+    """``select`` without any budget and ``dedup_against`` without files are skipped (and the run says so)."""
+    if spec.name == "select":
+        return config.budget is None and "budget" not in spec.options
+    return spec.name == "dedup_against" and not spec.options.get("files")
 
 
 def _run_one(name: str, options: dict[str, Any], source: Path, stage_dir: Path, config: CurateConfig,

@@ -2,16 +2,20 @@
 
 from infimed.curate.steps import (
     decontaminate,
+    dedup_against,
     dedup_exact,
     dedup_near,
     deidentify,
     label_noise,
     mix,
+    pass_rate,
     quality,
     select,
     validate,
+    verifiable,
 )
 
 __all__ = [
-    "decontaminate", "dedup_exact", "dedup_near", "deidentify", "label_noise", "mix", "quality", "select", "validate",
+    "decontaminate", "dedup_against", "dedup_exact", "dedup_near", "deidentify", "label_noise", "mix", "pass_rate",
+    "quality", "select", "validate", "verifiable",
 ]

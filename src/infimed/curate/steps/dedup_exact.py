@@ -29,6 +29,19 @@ def exact_key(sample: Sample, pixel_hashes: list[str]) -> bytes:
     return hashlib.blake2b("\x1e".join(parts).encode("utf-8"), digest_size=16).digest()
 
 
+def exact_keys(samples: list[Sample], pool: WorkerPool, *, use_pixels: bool = True) -> list[bytes]:
+    """``exact_key`` of each sample; an unreadable image (when validate did not run) counts by its path."""
+    sigs = pool.signatures(str(p) for s in samples for p in s.image_paths()) if use_pixels else {}
+    keys = []
+    for s in samples:
+        hashes = []
+        for p in s.image_paths():
+            sig = sigs.get(str(p))
+            hashes.append(sig.pixel_hash if sig is not None and sig.ok else f"path:{p}")
+        keys.append(exact_key(s, hashes))
+    return keys
+
+
 class DedupExact:
     name = "dedup_exact"
 
@@ -44,14 +57,7 @@ class DedupExact:
                 yield from self._chunk(chunk, pool)
 
     def _chunk(self, chunk: list[Sample], pool: WorkerPool) -> Iterator[Sample | Drop]:
-        sigs = pool.signatures(str(p) for s in chunk for p in s.image_paths()) if self.use_pixels else {}
-        for s in chunk:
-            hashes = []
-            for p in s.image_paths():
-                sig = sigs.get(str(p))
-                # unreadable images (when validate did not run) fall back to the path itself
-                hashes.append(sig.pixel_hash if sig is not None and sig.ok else f"path:{p}")
-            key = exact_key(s, hashes)
+        for s, key in zip(chunk, exact_keys(chunk, pool, use_pixels=self.use_pixels), strict=True):
             first = self._first.get(key)
             if first is None:
                 self._first[key] = s.id
