@@ -36,6 +36,10 @@ def test_grpo_reward_rises(tiny_model_dir: Path, phantom_dir: Path, tmp_path: Pa
     # the checker rewards ran on every completion (a random policy earns none of them)
     assert {"rewards/format_reward/mean", "rewards/accuracy_reward/mean", "rewards/length_reward/mean"} <= set(log[0])
     assert (out / "model.safetensors").exists() and (out / "config.yaml").exists()
+    # the share of groups whose completions all scored the same is logged per step and summarised
+    shares = [row["zero_variance_share"] for row in log]
+    assert all(0.0 <= s <= 1.0 for s in shares)
+    assert result["zero_variance_share"] == pytest.approx(sum(shares) / len(shares), abs=1e-4)
 
 
 @pytest.mark.parametrize(

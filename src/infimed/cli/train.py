@@ -95,6 +95,8 @@ def _report(result: dict[str, Any]) -> None:
         ("seconds", result["seconds"]), ("trainable / total params", f"{params['trainable']:,} / {params['total']:,}"),
         ("resumed from", result["resumed_from"] or "-"), ("loss log", result["loss_log"]),
     ]
+    if result.get("zero_variance_share") is not None:
+        rows.append(("groups with one reward (no gradient)", f"{result['zero_variance_share']:.1%}"))
     if "merged" in result:
         rows.append(("merged model", result["merged"]))
     for key, value in rows:

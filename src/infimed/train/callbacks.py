@@ -1,7 +1,8 @@
 """The loss log: one JSON line per logging step in ``OUT/loss.jsonl``, flushed as it is written.
 
 Rows: ``step, loss, lr, epoch, samples_per_s`` plus whatever else the trainer logged at that step
-(``grad_norm``, GRPO's ``reward`` and ``rewards/<name>/mean`` ...). On a resumed run the rows that the
+(``grad_norm``, GRPO's ``reward``, ``rewards/<name>/mean`` and ``zero_variance_share``, the share of prompt
+groups whose completions all scored the same ...). On a resumed run the rows that the
 killed run wrote after its last checkpoint are cut first, so the log never holds a step twice.
 """
 
@@ -15,7 +16,8 @@ from transformers import TrainerCallback
 
 from infimed.io.jsonl import JsonlAppender, iter_json_lines, write_jsonl
 
-RENAMES = {"learning_rate": "lr"}
+# TRL's share of prompt groups whose completions all earned the same reward (no GRPO gradient from them)
+RENAMES = {"learning_rate": "lr", "frac_reward_zero_std": "zero_variance_share"}
 
 
 class LossLog(TrainerCallback):

@@ -97,7 +97,7 @@ def train_grpo(
     from transformers import set_seed
     from trl import GRPOConfig, GRPOTrainer
 
-    from infimed.train.callbacks import LossLog
+    from infimed.train.callbacks import LossLog, read_loss_log
 
     set_seed(seed)
     net, processor, peft_config = components.prepare_model(
@@ -131,10 +131,14 @@ def train_grpo(
         model=net, reward_funcs=reward_funcs, args=args, train_dataset=dataset, processing_class=processor,
         peft_config=peft_config, callbacks=[LossLog(out_dir / "loss.jsonl")],
     )
-    return components.train_and_save(
+    result = components.train_and_save(
         trainer, processor, out_dir, merge=merge, resume_from=last_checkpoint,
         data=settings.data_summary(samples, skipped),
     )
+    shares = [row["zero_variance_share"] for row in read_loss_log(out_dir / "loss.jsonl")
+              if isinstance(row.get("zero_variance_share"), int | float)]
+    result["zero_variance_share"] = round(sum(shares) / len(shares), 4) if shares else None
+    return result
 
 
 def vision_token_ids(model: Any) -> list[int]:
