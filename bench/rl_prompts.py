@@ -9,6 +9,11 @@ On real chest X-rays (PneumoniaMNIST, MedMNIST v2), through the public API, CPU 
    prompts and on as many prompts drawn at random from the same pool. Printed: the share of groups whose
    completions all scored the same (``zero_variance_share``, mean over steps) for each, and the timings.
 
+Measured on the 2-core machine (shared with other work), defaults (pool 300, k 8, 8 completions, 40 steps):
+seed 0: 121 of 300 prompts in the band (173 always right, 6 never), mean pass rate 0.69; groups without a
+gradient 51.9% on the selected prompts vs 61.9% on random ones. Seed 1: 118 kept; 43.1% vs 56.9%. With 4
+completions per prompt: 66.9% vs 71.3% (seed 0). ~1.5 min in all.
+
     HF_HUB_OFFLINE=1 .venv/bin/python bench/rl_prompts.py --work /tmp/rl_prompts
 """
 
@@ -32,6 +37,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=300, help="RL pool size (other train images)")
     parser.add_argument("--k", type=int, default=8, help="rollouts per prompt for the pass rate")
     parser.add_argument("--grpo-steps", type=int, default=40, help="GRPO steps per arm")
+    parser.add_argument("--num-generations", type=int, default=8, help="GRPO completions per prompt")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -81,7 +87,8 @@ def main() -> None:
     for name, path in (("selected", args.work / "rl" / "curated.jsonl"), ("random", data / "rl_random.jsonl")):
         started = time.perf_counter()
         result = train_grpo(policy["model"], [path], args.work / f"grpo_{name}", reward=["accuracy"], mode="direct",
-                            method="full", learning_rate=1e-5, beta=0.0, num_generations=4, batch_size=16,
+                            method="full", learning_rate=1e-5, beta=0.0, num_generations=args.num_generations,
+                            batch_size=4 * args.num_generations,
                             max_completion_length=4, max_steps=args.grpo_steps, logging_steps=1,
                             save_steps=100_000, resume=False, seed=args.seed)
         arms[name] = {"prompts": result["n_samples"], "zero_variance_share": result["zero_variance_share"],
@@ -89,6 +96,7 @@ def main() -> None:
     stage_counts = {s["name"]: {"in": s["in"], "kept": s["kept"], "dropped": s["dropped"]} for s in curated["stages"]}
     summary = {
         "data": "PneumoniaMNIST (real chest X-rays, MedMNIST v2)", "pool": len(pool_part), "k": args.k,
+        "num_generations": args.num_generations,
         "selected": len(selected), "mean_pass_rate_selected": round(sum(rates) / len(rates), 3),
         "stages": stage_counts, "grpo": arms,
         "seconds": {"sft": round(t_sft - t0, 1), "pass_rate_curation": round(t_select - t_sft, 1),
