@@ -124,7 +124,12 @@ class _Cleaner:
         if elem.VR == "UI" or elem.value in (None, "", b""):
             return
         values = list(elem.value) if isinstance(elem.value, MultiValue | list | tuple) else [elem.value]
-        if elem.VR in ("DS", "IS"):  # numbers: kept as parsed numbers; their text form is not free text
+        if elem.VR in ("DS", "IS"):  # numbers carry no text; a value that is not a number is emptied
+            try:
+                [float(v) for v in values]
+            except (TypeError, ValueError):
+                elem.value = None
+                self.report.text_scrubbed += 1
             return
         name = elem.keyword
         if name in allow.ENUMERATED:
