@@ -166,8 +166,10 @@ def test_private_tags_go_unless_allowlisted(ct, scrubber):
     block = ct.private_block(0x0019, "ACME SAFE", create=True)
     block.add_new(0x0C, "DS", "1000")
     block.add_new(0x0D, "LO", "Seen by MRN 4821337015")
+    block.add_new(0x0E, "UN", b"MRN 4821337016")  # allowlisted but uncheckable
+    ct.add_new(0x00190100, "LO", "MRN 4821337017")  # outside any private block
     creator, kept = 0x00190000 | block.block_start >> 8, block.get_tag(0x0C)  # CT_small has its own 0019 block
-    deidentify_dataset(ct, scrubber=scrubber, keep_private=[("ACME SAFE", 0x0019, 0x0C)])
+    deidentify_dataset(ct, scrubber=scrubber, keep_private=[("ACME SAFE", 0x0019, 0x0C), ("ACME SAFE", 0x0019, 0x0E)])
     private = {e.tag: e.value for e in ct if e.tag.is_private}
     assert private == {creator: "ACME SAFE", kept: "1000"}
     assert [c.CodeValue for c in ct.DeidentificationMethodCodeSequence] == ["113100", "113111"]

@@ -163,12 +163,16 @@ class _Cleaner:
         private = [elem.tag for elem in ds if elem.tag.is_private]
         blocks_used = set()
         for tag in private:
+            if 0x0010 <= tag.element <= 0x00FF:
+                continue  # a private creator: kept below only if its block keeps an element
             key = self._private_key(ds, tag)
-            if key is not None and key in self.keep_private and ds[tag].VR != "SQ":
+            vr = ds[tag].VR
+            if key is not None and key in self.keep_private and vr not in ("SQ", "UN"):  # UN text is uncheckable
                 blocks_used.add((tag.group, tag.element >> 8))
-                self._text(ds[tag])
+                if vr in TEXT_VRS:
+                    self._text(ds[tag])
                 self.report.private_kept += 1
-            elif tag.element >= 0x1000 or tag.element < 0x0010:
+            else:
                 del ds[tag]
                 self.report.private_removed += 1
         for tag in private:
@@ -224,7 +228,8 @@ def deidentify_dataset(
     """De-identify a pydicom ``Dataset`` in place (see the module docstring); returns what was done.
 
     ``keep_private``: private attributes to keep, as (private creator, group, element byte), e.g.
-    ``("SIEMENS MR HEADER", 0x0019, 0x0C)`` for (0019,xx0C); their text values are scrubbed too.
+    ``("SIEMENS MR HEADER", 0x0019, 0x0C)`` for (0019,xx0C); their text values are scrubbed too, and one
+    whose VR is unknown (UN) or a sequence is removed anyway.
     """
     from pydicom.sequence import Sequence
     from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
