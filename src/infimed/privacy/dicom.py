@@ -8,7 +8,9 @@ series and instances stay linked across files and runs; registered DICOM UIDs (S
 Type 2 patient/study attributes stay present and empty. Every text value that is kept goes through the text
 PHI scrubber (``infimed.privacy.text``): a hit is replaced by its placeholder, or the value is emptied where
 its VR cannot hold one. Private attributes are removed unless ``keep_private`` names them
-(creator, group, element byte). The 128-byte preamble is zeroed and the file meta rebuilt.
+(creator, group, element byte). The 128-byte preamble is zeroed and the file meta rebuilt. Texts in the
+headers of a compressed pixel stream (JPEG COM/APPn, JPEG 2000 COM) are scrubbed too: one with an
+identifier makes the file refused, since the pixel data is never altered.
 
 Measured against PS3.15 Table E.1-1 (2025a, 621 rows): no attribute of the table is kept except the UIDs
 (remapped) and the Type 2 ones (emptied); where the profile allows a dummy value (D) we remove instead.
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from infimed.privacy import dicom_allowlist as allow
+from infimed.privacy.dicom_stream import stream_texts
 
 # PS3.16 CID 7050 De-identification Method: only codes for what is actually applied are written.
 BASIC_PROFILE = ("113100", "Basic Application Confidentiality Profile")
@@ -135,7 +138,8 @@ class _Cleaner:
         if name in allow.ENUMERATED:
             bad = [v for v in values if str(v).strip().upper() not in allow.ENUMERATED[name]]
             if bad:
-                raise DicomDeidError(f"field {name}: {bad[0]!r} is not one of its defined terms")
+                raise DicomDeidError(f"field {name}: a value ({len(str(bad[0]))} characters, not shown) is not one "
+                                     f"of its defined terms {sorted(allow.ENUMERATED[name])}")
             return
         new = [self._scrub_one(str(v), elem.VR) for v in values]
         if new != [str(v) for v in values]:
@@ -240,6 +244,10 @@ def deidentify_dataset(
     if risk and not allow_burned_in:
         raise DicomDeidError(f"{risk}; pass allow_burned_in to accept it")
     cleaner = _Cleaner(salt, scrubber or default_scrubber(), keep_private)
+    for text in stream_texts(ds):
+        if cleaner.scrubber.scrub(text).found:
+            raise DicomDeidError("a comment in the compressed pixel stream holds an identifier (not shown); the "
+                                 "pixel data is never altered, so the file cannot be de-identified")
     cleaner.clean(ds)
     meta = getattr(ds, "file_meta", None)
     if meta is not None:
