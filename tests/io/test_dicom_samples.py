@@ -142,3 +142,12 @@ def test_burned_in_risk_is_refused_unless_allowed(tmp_path: Path) -> None:
     assert report["n_samples"] == 0 and "allow_burned_in" in report["errors"][0]["error"]
     allowed = import_dicom_folder(src, tmp_path / "out2", allow_burned_in=True)
     assert allowed["modalities"] == {"ultrasound": 1}
+    from typer.testing import CliRunner
+
+    from infimed.cli import app
+
+    args = ["data", "import", "dicom", "--folder", str(src), "--out", str(tmp_path / "cli")]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert load_samples(tmp_path / "cli" / "samples.jsonl") == []
+    assert CliRunner().invoke(app, [*args, "--allow-burned-in"]).exit_code == 0
+    assert len(load_samples(tmp_path / "cli" / "samples.jsonl")) == 1
