@@ -128,3 +128,26 @@ def test_import_folder_writes_jsonl_and_reports_bad_series(tmp_path: Path) -> No
     assert len(report["errors"]) == 1 and "RTDOSE" in report["errors"][0]["error"]
     samples = load_samples(tmp_path / "out" / "samples.jsonl", check_images=True)
     assert sorted(s.modality or "" for s in samples) == ["ct", "mri"]
+
+
+def test_burned_in_risk_is_refused_unless_allowed(tmp_path: Path) -> None:
+    from infimed.io.dicom import import_dicom_folder
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(_testfile("US1_UNCR.dcm"), src / "us.dcm")  # ultrasound without BurnedInAnnotation
+    with pytest.raises(DicomError, match="us.dcm: BurnedInAnnotation not stated and Modality US"):
+        dicom_to_sample(src / "us.dcm", tmp_path / "o")
+    report = import_dicom_folder(src, tmp_path / "out")
+    assert report["n_samples"] == 0 and "allow_burned_in" in report["errors"][0]["error"]
+    allowed = import_dicom_folder(src, tmp_path / "out2", allow_burned_in=True)
+    assert allowed["modalities"] == {"ultrasound": 1}
+    from typer.testing import CliRunner
+
+    from infimed.cli import app
+
+    args = ["data", "import", "dicom", "--folder", str(src), "--out", str(tmp_path / "cli")]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert load_samples(tmp_path / "cli" / "samples.jsonl") == []
+    assert CliRunner().invoke(app, [*args, "--allow-burned-in"]).exit_code == 0
+    assert len(load_samples(tmp_path / "cli" / "samples.jsonl")) == 1

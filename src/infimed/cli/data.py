@@ -78,13 +78,15 @@ def import_dicom_cmd(
     folder: Path = typer.Option(..., "--folder", exists=True, file_okay=False, help="Folder searched for DICOM files."),
     out: Path = typer.Option(..., "--out", help="Folder for samples.jsonl and images/ (windowed 8-bit PNGs)."),
     slices: str = typer.Option("middle", "--slices", help="Per series: the middle slice or all slices."),
+    allow_burned_in: bool = typer.Option(
+        False, "--allow-burned-in", help="Import files whose pixels may carry burned-in text (e.g. ultrasound)."),
 ) -> None:
     """Turn every DICOM series under a folder into modality-recognition samples (no identifiers kept)."""
     from infimed.io.dicom import import_dicom_folder
 
     if slices not in ("middle", "all"):
         raise typer.BadParameter("expected 'middle' or 'all'", param_hint="--slices")
-    summary = import_dicom_folder(folder, out, slices=slices)  # type: ignore[arg-type]
+    summary = import_dicom_folder(folder, out, slices=slices, allow_burned_in=allow_burned_in)  # type: ignore[arg-type]
     rows: list[tuple[str, object]] = [("series", summary["n_series"]), ("samples", summary["n_samples"])]
     rows += [(f"modality {k}", v) for k, v in sorted(summary["modalities"].items())]
     rows += [(f"skipped series {e['series']}", e["error"]) for e in summary["errors"]]

@@ -150,6 +150,8 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
     skipped = [s.name for s in config.steps if _nothing_to_do(s, config)]
     for k, spec in enumerate(active, start=1):
         options = config.step_options(spec)
+        if spec.name == "deidentify":  # de-identified DICOM copies live in the run's output folder
+            options.setdefault("dicom_dir", str((out_dir / "deid_dicom").resolve()))
         fp = fingerprint(fp, spec.name, options, config.engine, _option_files(options))
         prev_dir, stage_dir = stage_dir, steps_dir / f"{k:02d}_{spec.name}"
         stats = _done(stage_dir, fp)

@@ -2,7 +2,9 @@
 
 Only non-identifying DICOM fields reach the sample (Modality, BodyPartExamined, Rows, Columns); sample ids
 are hashes of the SOP/Series instance UIDs, and file paths (which often carry patient names) are not
-recorded. Pixel handling (rescale slope/intercept, VOI window or percentile window, MONOCHROME1 inversion,
+recorded. Pixels may still carry burned-in text: a file whose BurnedInAnnotation is YES, or unstated in a
+modality that usually has it (``infimed.privacy.dicom.burned_in_risk``), is refused unless
+``allow_burned_in``. Pixel handling (rescale slope/intercept, VOI window or percentile window, MONOCHROME1 inversion,
 middle frame of multi-frame files) is ``infimed.io.images.dicom_to_array``.
 """
 
@@ -114,6 +116,7 @@ def dicom_to_sample(
     split: str = "test",
     seed: int = 0,
     extra_meta: dict[str, Any] | None = None,
+    allow_burned_in: bool = False,
 ) -> Sample:
     """Write ``out_dir/images/<id>.png`` and return a sample whose image path is relative to ``out_dir``.
 
@@ -121,8 +124,13 @@ def dicom_to_sample(
     tag; options shuffled deterministically by ``seed`` and id). With ``question`` an ``answer`` is required;
     the type is choice when ``options`` are given, yes_no for a yes/no answer, else open.
     """
+    from infimed.privacy.dicom import burned_in_risk
+
     path, out_dir = Path(path), Path(out_dir)
     ds = _read(path, pixels=True)
+    risk = burned_in_risk(ds)
+    if risk and not allow_burned_in:
+        raise DicomError(f"{path}: {risk}; pass allow_burned_in (--allow-burned-in) to import it anyway")
     sop_uid = str(ds.get("SOPInstanceUID") or "")
     sid = sample_id or "dcm-" + hashlib.sha256((sop_uid or str(path.resolve())).encode()).hexdigest()[:16]
     modality = sample_modality(ds.get("Modality"))

@@ -1,2 +1,3 @@
 """De-identification: offline PHI scrubbing of free text (``text``: Presidio with our recognizers, ``names``:
-cue/list-based person names) and DICOM PS3.15 Basic Profile de-identification (``dicom``)."""
+cue/list-based person names) and DICOM de-identification by allowlist (``dicom``, ``dicom_allowlist``), with
+``dicom_audit`` to plant identifiers and check that none survive."""
