@@ -122,7 +122,7 @@ def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int)
 def correctness(run_dir: Path, ids: list[str]) -> np.ndarray:
     rows = {}
     for _, row, _ in iter_json_lines(run_dir / "samples.jsonl"):
-        rows[row["id"]] = bool(row["correct"]) and row.get("error") is None
+        rows[row["id"]] = row.get("correct") is True and row.get("error") is None  # an error row has null
     return np.array([rows.get(i, False) for i in ids], dtype=np.float64)
 
 
