@@ -167,3 +167,17 @@ def test_every_output_file_gets_the_one_permission_policy(tmp_path: Path) -> Non
         os.umask(old)
     for name in ("results.json", "report.md", "predictions.jsonl", "legacy.jsonl", "images/copy.png"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == FILE_MODE == 0o600, name
+
+
+def test_written_images_follow_the_policy_too(tmp_path: Path) -> None:
+    from infimed.data.phantom import synth
+    from infimed.io.jsonl import FILE_MODE
+
+    old = os.umask(0o022)
+    try:
+        synth(tmp_path / "ph", n=12, seed=0, defects=True)
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "ph").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".png" for p in files) and any(p.suffix == ".jsonl" for p in files)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: FILE_MODE for p in files}

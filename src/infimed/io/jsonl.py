@@ -212,13 +212,25 @@ class JsonlAppender:
         self.close()
 
 
+def open_private(path: str | Path) -> IO[bytes]:
+    """Open ``path`` for writing bytes (created or truncated) with ``FILE_MODE``, e.g. an image being written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # an existing file keeps its mode through O_TRUNC: bring it in line
+    return os.fdopen(fd, "wb")
+
+
+def write_bytes_private(path: str | Path, data: bytes) -> None:
+    with open_private(path) as fh:
+        fh.write(data)
+
+
 def copy_private(src: Path, dst: Path) -> None:
     """Copy a file's bytes to ``dst`` (created with ``FILE_MODE``), e.g. an image into an output folder."""
     import shutil
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with src.open("rb") as fin, os.fdopen(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as fout:
-        os.fchmod(fout.fileno(), FILE_MODE)
+    with src.open("rb") as fin, open_private(dst) as fout:
         shutil.copyfileobj(fin, fout, 1 << 20)
 
 
