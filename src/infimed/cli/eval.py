@@ -59,7 +59,7 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
         samples = load_benchmark(benchmark, data_root, split=split, limit=limit, image_cache=cache)
         used_split = split or (samples[0].split if samples else "")
         return samples, f"benchmark:{benchmark}:{data_root}:{used_split}"
-    except (SampleValidationError, FileNotFoundError, KeyError, ValueError) as exc:
+    except (SampleValidationError, OSError, KeyError, ValueError) as exc:  # OSError: a folder given as --data
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise typer.BadParameter(str(message)) from exc
 
@@ -168,8 +168,9 @@ def score(
 
     if mode not in ("direct", "reasoning"):
         raise typer.BadParameter(f"expected direct or reasoning, got {mode!r}", param_hint="--mode")
-    if not predictions.exists():
-        raise typer.BadParameter(f"{predictions} does not exist", param_hint="--predictions")
+    if not predictions.is_file():
+        what = "is a folder, not a JSONL file" if predictions.is_dir() else "does not exist"
+        raise typer.BadParameter(f"{predictions} {what}", param_hint="--predictions")
     samples, source = load_data(data, benchmark, data_root, split, None, image_cache)
     preds = read_predictions(predictions)
     known = {s.id for s in samples}

@@ -138,7 +138,7 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
     inputs = [Path(p) for p in inputs]
     for p in inputs:
         if not p.is_file():
-            raise FileNotFoundError(f"input {p} not found")
+            raise FileNotFoundError(f"input {p} {'is a folder, not a JSONL file' if p.is_dir() else 'not found'}")
     _check_wiring(config)
     out_dir = Path(out_dir)
     _check_outputs(inputs, config, out_dir)
@@ -190,13 +190,17 @@ def images_digest(samples: Iterable[Sample]) -> str:
     """A digest of every image ``samples`` point at, by path, size and mtime (one ``stat`` each): an image
     replaced or fixed in place changes it, so the stages that read images rerun."""
     h = hashlib.sha256()
+    seen: set[str] = set()  # phantom-style sets ask several questions about one image: stat it once
     for s in samples:
-        for p in s.image_paths():
+        for img in s.images if s.base_dir is None else map(str, s.image_paths()):
+            if img in seen:
+                continue
+            seen.add(img)
             try:
-                st = p.stat()
-                h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                st = os.stat(img)
+                h.update(f"{img}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
             except OSError:
-                h.update(f"{p}\0missing\n".encode())
+                h.update(f"{img}\0missing\n".encode())
     return h.hexdigest()[:16]
 
 
