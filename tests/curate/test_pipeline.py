@@ -254,3 +254,18 @@ def test_a_curation_that_keeps_nothing_fails_with_the_reason(tmp_path, pool, row
     unreadable = write_rows("broken.jsonl", [row("b1", ["images/none.png"], "Is there a lesion?")])
     code, output = curate_cli(str(unreadable), "--out", str(tmp_path / "o4"), "--steps", "validate,dedup_exact")
     assert code == 1 and "stage validate dropped the last 1 (image_unreadable 1)" in output
+
+
+def test_cli_error_classes_end_in_one_line(tmp_path, pool):
+    out = str(tmp_path / "o")
+    code, output = curate_cli(str(tmp_path / "none.jsonl"), "--out", out, "--steps", "validate")
+    assert code == 1 and "none.jsonl not found" in output
+    code, output = curate_cli(str(tmp_path), "--out", out, "--steps", "validate")
+    assert code == 1 and "is a folder, not a JSONL file" in output
+    code, output = curate_cli(str(pool[0]), "--out", out, "--steps", "validate,nope")
+    assert code == 1 and "unknown step(s) ['nope']" in output
+    code, output = curate_cli(str(pool[0]), "--out", out, "--engine", "spark")
+    assert code == 1 and "--engine: invalid value" in output
+    (tmp_path / "bad.yaml").write_text("workers: [1\n")
+    code, output = curate_cli(str(pool[0]), "--out", out, "--config", str(tmp_path / "bad.yaml"))
+    assert code == 1 and "bad.yaml: cannot read config" in output
