@@ -42,8 +42,9 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
         if data is not None:
             from infimed.io.jsonl import read_samples
 
-            if not data.exists():
-                raise typer.BadParameter(f"{data} does not exist", param_hint="--data")
+            if not data.is_file():
+                what = "is a folder, not a JSONL file" if data.is_dir() else "does not exist"
+                raise typer.BadParameter(f"{data} {what}", param_hint="--data")
             samples: list[Sample] = []
             for s in read_samples(data):
                 if limit is not None and len(samples) >= limit:
