@@ -160,3 +160,112 @@ def test_partial_config_file_extends_the_default_and_overrides_win(tmp_path):
     (tmp_path / "bad.yaml").write_text("engine: spark\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="bad.yaml.*engine"):
         load_config(tmp_path / "bad.yaml")
+
+
+WIDE = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}  # Rich boxes errors at the terminal width: never match those
+
+
+def curate_cli(*args: str):
+    result = CliRunner().invoke(app, ["curate", *args], env=WIDE)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output  # no traceback
+    return result.exit_code, " ".join(result.output.replace("│", " ").split())
+
+
+def test_an_output_that_would_overwrite_an_input_is_refused(tmp_path, pool):
+    out = tmp_path / "out"
+    assert curate_cli(str(pool[0]), "--out", str(out), "--steps", "validate", "--workers", "1")[0] == 0
+    before = {name: (out / name).read_bytes() for name in ("curated.jsonl", "rejected.jsonl")}
+    code, output = curate_cli(str(out / "curated.jsonl"), "--out", str(out), "--steps", "validate")
+    assert code == 1 and "is an output of curate" in output and "another --out" in output
+    code, output = curate_cli(str(pool[0]), "--out", str(out), "--steps", "validate,decontaminate",
+                              "--against", str(out / "rejected.jsonl"))
+    assert code == 1 and "--against file is an output" in output
+    assert {name: (out / name).read_bytes() for name in before} == before  # nothing was overwritten
+
+
+def test_fixing_a_broken_image_reruns_the_stages_that_read_it(tmp_path, pool, make_image):
+    out = tmp_path / "out"
+    args = (str(pool[0]), "--out", str(out), "--steps", "validate,dedup_exact", "--workers", "1")
+    assert curate_cli(*args)[0] == 0
+    assert "s7" not in {s.id for s in load_samples(out / "curated.jsonl")}  # images/missing.png
+    code, output = curate_cli(*args)
+    assert code == 0 and "reused stage 00_read (inputs unchanged)" in output
+    assert "reused stage 02_dedup_exact (inputs unchanged)" in output
+    make_image("missing.png", 11)  # the user supplies the missing image; the JSONL is unchanged
+    code, output = curate_cli(*args)
+    assert code == 0 and "reused stage 00_read" in output and "reused stage 01_validate" not in output
+    assert "s7" in {s.id for s in load_samples(out / "curated.jsonl")}
+
+
+def test_eval_images_changed_in_place_rerun_decontamination(tmp_path, pool, make_image):
+    out = tmp_path / "out"
+    run_pipeline(list(pool), out, config(tmp_path))
+    make_image("e.png", 99)  # the eval image s6 copied is replaced: eval.jsonl's bytes are unchanged
+    again = run_pipeline(list(pool), out, config(tmp_path))
+    assert [bool(s.get("resumed")) for s in again["stages"]] == [True, True, True, True, False]
+    assert "s6" in {s.id for s in load_samples(out / "curated.jsonl")}
+
+
+def test_budget_flag_spellings(tmp_path, pool):
+    base = [str(pool[0]), "--steps", "validate,select", "--workers", "1", "--set", "steps.select.method=random"]
+    kept = {}
+    for budget in ("1", "1.0", "50%", "3"):
+        code, output = curate_cli(*base, "--out", str(tmp_path / budget), "--budget", budget)
+        assert code == 0, output
+        kept[budget] = len(load_samples(tmp_path / budget / "curated.jsonl"))
+    assert kept == {"1": 1, "1.0": 6, "50%": 3, "3": 3}  # 6 of the 7 have a readable image
+    code, output = curate_cli(*base, "--out", str(tmp_path / "big"), "--budget", "5000")
+    assert code == 0 and "note: the budget of 5000 is more than the 6 samples left at select" in output
+    for bad, words in (("2.0", "for a count of 2 write 2"), ("1.5", "a fraction must be in (0, 1]"),
+                       ("0", "a count must be >= 1"), ("-4", "a count must be >= 1"), ("lots", "not a number")):
+        code, output = curate_cli(*base, "--out", str(tmp_path / "bad"), "--budget", bad)
+        assert code == 2 and "--budget" in output and words in output and "default.yaml" not in output, output
+    code, output = curate_cli(*base, "--out", str(tmp_path / "tiny"), "--budget", "0.0001")
+    assert code == 1 and "is 0 samples" in output
+
+
+def test_set_errors_name_the_key_not_the_default_config(tmp_path, pool):
+    base = [str(pool[0]), "--out", str(tmp_path / "o"), "--steps", "validate,select"]
+    code, output = curate_cli(*base, "--set", "budget=2.0")
+    assert code == 1 and "--set budget: invalid value" in output and "default.yaml" not in output
+    code, output = curate_cli(*base, "--set", "workers=0")
+    assert code == 1 and "--set workers" in output
+    code, output = curate_cli(*base, "--workers", "0")
+    assert code == 1 and "--workers: invalid value" in output
+    code, output = curate_cli(*base, "--set", "steps.nope.x=1")
+    assert code == 1 and "--set steps.nope.x: no step 'nope'" in output
+    code, output = curate_cli(*base, "--set", "engine")
+    assert code == 1 and "expected KEY=VALUE" in output
+
+
+def test_a_curation_that_keeps_nothing_fails_with_the_reason(tmp_path, pool, row, write_rows, make_image):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    code, output = curate_cli(str(empty), "--out", str(tmp_path / "o1"), "--steps", "validate")
+    assert code == 1 and "no records in" in output and "empty.jsonl" in output
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps([row("a1", [make_image("z.png", 3)], "Is there a lesion?")], indent=1))
+    code, output = curate_cli(str(array), "--out", str(tmp_path / "o2"), "--steps", "validate")
+    assert code == 1 and "kept 0 of" in output and "stage read" in output and "looks like a JSON array" in output
+    assert (tmp_path / "o2" / "rejected.jsonl").read_text().strip()  # the reasons are kept on disk
+    code, output = curate_cli(str(pool[0]), "--out", str(tmp_path / "o3"), "--steps", "validate,decontaminate",
+                              "--against", str(pool[0]))
+    assert code == 1 and "is also an input" in output
+    unreadable = write_rows("broken.jsonl", [row("b1", ["images/none.png"], "Is there a lesion?")])
+    code, output = curate_cli(str(unreadable), "--out", str(tmp_path / "o4"), "--steps", "validate,dedup_exact")
+    assert code == 1 and "stage validate dropped the last 1 (image_unreadable 1)" in output
+
+
+def test_cli_error_classes_end_in_one_line(tmp_path, pool):
+    out = str(tmp_path / "o")
+    code, output = curate_cli(str(tmp_path / "none.jsonl"), "--out", out, "--steps", "validate")
+    assert code == 1 and "none.jsonl not found" in output
+    code, output = curate_cli(str(tmp_path), "--out", out, "--steps", "validate")
+    assert code == 1 and "is a folder, not a JSONL file" in output
+    code, output = curate_cli(str(pool[0]), "--out", out, "--steps", "validate,nope")
+    assert code == 1 and "unknown step(s) ['nope']" in output
+    code, output = curate_cli(str(pool[0]), "--out", out, "--engine", "spark")
+    assert code == 1 and "--engine: invalid value" in output
+    (tmp_path / "bad.yaml").write_text("workers: [1\n")
+    code, output = curate_cli(str(pool[0]), "--out", out, "--config", str(tmp_path / "bad.yaml"))
+    assert code == 1 and "bad.yaml: cannot read config" in output

@@ -7,6 +7,7 @@ import pytest
 
 from infimed.curate import select as alg
 from infimed.curate.base import Drop
+from infimed.curate.config import parse_budget
 from infimed.curate.steps.select import SelectStep
 from infimed.io.jsonl import load_samples
 from infimed.schema import Sample
@@ -90,8 +91,32 @@ def test_step_balances_strata_and_reports_not_selected(tmp_path, method):
 def test_step_errors_name_the_option():
     with pytest.raises(ValueError, match="method must be one of"):
         SelectStep(budget=10, method="best")
-    with pytest.raises(ValueError, match="budget must be > 0"):
+    with pytest.raises(ValueError, match="select: budget 0: a count must be >= 1"):
         SelectStep(budget=0)
+    with pytest.raises(ValueError, match=r"select: budget 2.0: a fraction must be in \(0, 1\]; for a count of 2 write 2"):
+        SelectStep(budget=2.0)
+
+
+@pytest.mark.parametrize(("text", "value"), [("5000", 5000), ("1", 1), (" 12 ", 12), ("0.2", 0.2), ("1.0", 1.0),
+                                             ("20%", 0.2), ("100%", 1.0), ("2.5%", 0.025), (7, 7), (0.5, 0.5)])
+def test_budget_spellings(text, value):
+    got = parse_budget(text)
+    assert got == value and type(got) is type(value)  # a count stays an int, a fraction a float
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "2.0", "1.5", "0.0", "150%", "0%", "lots", "", True, None, "1e3"])
+def test_budgets_that_cannot_be_meant_are_refused(text):
+    with pytest.raises(ValueError, match="budget"):
+        parse_budget(text)
+
+
+def test_budget_counts_and_fractions_of_a_pool():
+    assert SelectStep(budget=1, method="random").n_budget(50) == 1  # a count of one, not the whole pool
+    assert SelectStep(budget=1.0, method="random").n_budget(50) == 50
+    assert SelectStep(budget="20%", method="random").n_budget(50) == 10
+    assert SelectStep(budget=500, method="random").n_budget(50) == 50  # clamped, and the report says so
+    with pytest.raises(ValueError, match="budget 0.0001 of the 50 samples left is 0 samples"):
+        SelectStep(budget=0.0001, method="random").n_budget(50)
 
 
 def test_phantom_selection_is_balanced(phantom_dir):

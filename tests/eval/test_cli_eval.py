@@ -157,3 +157,96 @@ def test_tiny_model_on_pneumoniamnist(tiny_model_dir: Path, pneumoniamnist: Path
     assert results["overall"]["n"] == 6 and "xray" in results["by"]["modality"]
     manifest = json.loads((tmp_path / "mm" / "manifest.json").read_text())
     assert manifest["data"]["source"].startswith("benchmark:medmnist:")
+
+
+# One test per error class of the CLI: a one-line message naming the cause, the right exit code, no
+# traceback. Rich wraps its boxed usage errors to the terminal width, so the runner is given a wide one and
+# the assertions look for the message's own words.
+WIDE = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}
+
+
+def _error(*args: str) -> tuple[int, str]:
+    result = RUNNER.invoke(app, ["eval", *args], env=WIDE)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output  # no traceback
+    return result.exit_code, " ".join(result.output.replace("│", " ").split())
+
+
+def _mock(data: Path, out: Path, *more: str) -> list[str]:
+    return ["run", "--backend", "mock", "--model", "gold", "--data", str(data), "--out", str(out), "--n-boot", "10",
+            *more]
+
+
+def test_error_missing_data_file(tmp_path: Path) -> None:
+    code, output = _error(*_mock(tmp_path / "nope.jsonl", tmp_path / "r"))
+    assert code == 2 and "nope.jsonl does not exist" in output and "--data" in output
+
+
+def test_error_bad_jsonl_line(tmp_path: Path) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"id": "a", "question": "Q?", "answer": "yes", "answer_type": "yes_no"}\n{"id": "b", "que\n')
+    code, output = _error(*_mock(data, tmp_path / "r"))
+    assert code == 2 and "d.jsonl:2" in output and "invalid JSON" in output
+
+
+def test_error_bad_flag_values(phantom_dir: Path, tmp_path: Path) -> None:
+    data = phantom_dir / "test.jsonl"
+    code, output = _error(*_mock(data, tmp_path / "r", "--mode", "fancy"))
+    assert code == 2 and "--mode" in output and "fancy" in output
+    code, output = _error(*_mock(data, tmp_path / "r", "--limit", "0"))
+    assert code == 2 and "--limit" in output and "must be >= 1" in output
+    code, output = _error(*_mock(data, tmp_path / "r", "--max-new-tokens", "many"))
+    assert code == 2 and "--max-new-tokens" in output
+
+
+def test_error_every_sample_failed_run(phantom_dir: Path, tmp_path: Path) -> None:
+    data = phantom_dir / "test.jsonl"
+    ids = [s.id for s in load_samples(data)[:3]]
+    code, output = _error(*_mock(data, tmp_path / "r", "--limit", "3", "-o", f"fail_ids={json.dumps(ids)}"))
+    assert code == 1 and "every one of the 3 samples is an error" in output
+    assert "unparsed n/a" in output  # the summary itself prints, with nothing to format
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["overall"]["n"] == 0 and results["overall"]["accuracy"] is None
+
+
+def test_error_every_sample_failed_score(phantom_dir: Path, tmp_path: Path) -> None:
+    data = phantom_dir / "test.jsonl"
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": s.id, "response": None, "error": "connection refused"}) + "\n"
+                             for s in load_samples(data)))
+    code, output = _error("score", "--data", str(data), "--predictions", str(preds), "--out", str(tmp_path / "s"))
+    assert code == 1 and "is an error (first: connection refused)" in output
+    rows = [json.loads(x) for x in (tmp_path / "s" / "samples.jsonl").read_text().splitlines()]
+    assert {r["correct"] for r in rows} == {None}  # an error is not a wrong answer
+
+
+def test_error_missing_predictions_file(phantom_dir: Path, tmp_path: Path) -> None:
+    code, output = _error("score", "--data", str(phantom_dir / "test.jsonl"), "--predictions",
+                          str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "s"))
+    assert code == 2 and "none.jsonl does not exist" in output
+
+
+def test_error_model_folder_missing(phantom_dir: Path, tmp_path: Path) -> None:
+    code, output = _error("run", "--backend", "hf", "--model", str(tmp_path / "no-model"), "--data",
+                          str(phantom_dir / "test.jsonl"), "--out", str(tmp_path / "r"), "--device", "cpu")
+    assert code == 1 and "cannot start backend 'hf'" in output and "no-model" in output
+
+
+def test_error_unknown_benchmark(tmp_path: Path) -> None:
+    code, output = _error("run", "--backend", "mock", "--model", "gold", "--benchmark", "nope", "--data-root",
+                          str(tmp_path), "--out", str(tmp_path / "r"))
+    assert code == 2 and "unknown benchmark 'nope'" in output and "vqa_rad" in output
+
+
+def test_error_compare_not_a_run(phantom_dir: Path, tmp_path: Path) -> None:
+    ok = _mock(phantom_dir / "test.jsonl", tmp_path / "a", "--limit", "3")
+    assert _error(*ok)[0] == 0
+    code, output = _error("compare", str(tmp_path / "a"), str(tmp_path / "empty"))
+    assert code == 2 and "has no results.json" in output
+
+
+def test_error_folder_given_for_a_file(phantom_dir: Path, tmp_path: Path) -> None:
+    code, output = _error(*_mock(tmp_path, tmp_path / "r"))
+    assert code == 2 and "is a folder, not a JSONL file" in output and "--data" in output
+    code, output = _error("score", "--data", str(phantom_dir / "test.jsonl"), "--predictions", str(tmp_path),
+                          "--out", str(tmp_path / "s"))
+    assert code == 2 and "is a folder, not a JSONL file" in output

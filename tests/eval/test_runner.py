@@ -121,7 +121,7 @@ def test_broken_image_is_an_error_left_out_of_accuracy(tmp_path: Path) -> None:
     overall = results["overall"]
     assert overall["n_errors"] == 1 and overall["accuracy"] == 1.0
     rows = {r["id"]: r for r in _rows(out / "samples.jsonl")}
-    assert "bad.png" in rows["s2"]["error"] and rows["s2"]["correct"] is False
+    assert "bad.png" in rows["s2"]["error"] and rows["s2"]["correct"] is None
 
 
 def test_errors_are_retried_on_rerun_but_answers_are_not(tmp_path: Path) -> None:

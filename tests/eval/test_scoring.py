@@ -70,7 +70,7 @@ def test_sample_rows(scored: tuple[dict[str, Any], Path]) -> None:
     assert rows["o1"]["extracted"] == "left lower lung" and rows["o1"]["correct"] is False
     assert (rows["o1"]["precision"], rows["o1"]["recall"]) == (pytest.approx(2 / 3), 1.0)
     assert rows["o2"]["correct"] is True and rows["o2"]["f1"] == 1.0
-    assert rows["e1"]["error"] == "image: cannot decode x.png" and rows["e1"]["correct"] is False
+    assert rows["e1"]["error"] == "image: cannot decode x.png" and rows["e1"]["correct"] is None  # an error, not a wrong answer
     assert rows["m1"]["error"] == "missing prediction"
     assert rows["y2"]["language"] == "zh"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +147,37 @@ def test_appender_cuts_torn_tail_and_continues(tmp_path: Path) -> None:
     with JsonlAppender(path) as log:
         log.write({"i": 3})
     assert [v["i"] for _, v, _ in iter_json_lines(path)] == [0, 1, 3]
+
+
+def test_every_output_file_gets_the_one_permission_policy(tmp_path: Path) -> None:
+    from infimed.io.jsonl import FILE_MODE, JsonlAppender, copy_private, write_json, write_text
+
+    old = os.umask(0o022)  # a typical umask would give 0644
+    try:
+        write_json(tmp_path / "results.json", {"a": 1})
+        write_text(tmp_path / "report.md", "x")
+        with JsonlAppender(tmp_path / "predictions.jsonl") as log:
+            log.write({"id": "a"})
+        legacy = tmp_path / "legacy.jsonl"  # made before the policy: brought in line when appended to
+        legacy.write_text('{"id": "b"}\n')
+        legacy.chmod(0o644)
+        JsonlAppender(legacy).close()
+        copy_private(tmp_path / "report.md", tmp_path / "images" / "copy.png")
+    finally:
+        os.umask(old)
+    for name in ("results.json", "report.md", "predictions.jsonl", "legacy.jsonl", "images/copy.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == FILE_MODE == 0o600, name
+
+
+def test_written_images_follow_the_policy_too(tmp_path: Path) -> None:
+    from infimed.data.phantom import synth
+    from infimed.io.jsonl import FILE_MODE
+
+    old = os.umask(0o022)
+    try:
+        synth(tmp_path / "ph", n=12, seed=0, defects=True)
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "ph").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".png" for p in files) and any(p.suffix == ".jsonl" for p in files)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: FILE_MODE for p in files}

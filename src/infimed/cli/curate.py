@@ -10,7 +10,7 @@ import typer
 def curate(
     inputs: list[Path] = typer.Argument(..., help="Sample-record JSONL files to curate (one pool)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: curated.jsonl, rejected.jsonl, stats.json, card.md, export/."),
-    budget: str | None = typer.Option(None, "--budget", help="Keep N samples (integer) or a fraction in (0, 1]; applied by the select step."),
+    budget: str | None = typer.Option(None, "--budget", help="Keep a count (5000: a whole number) or a fraction of the pool (0.2 or 20%); applied by the select step."),
     against: list[Path] = typer.Option([], "--against", help="Evaluation JSONL file to decontaminate against (repeatable)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config, or a bundled one by name: default, rl-prompts (RL prompts chosen by the policy's pass rate)."),
     steps: str | None = typer.Option(None, "--steps", help="Comma-separated step names to run, in order (overrides the config's list)."),
@@ -27,19 +27,21 @@ def curate(
     """Curate sample files into a clean training set, with a rejected list, stats, data card and exports."""
     from rich.console import Console
 
-    from infimed.curate.config import ConfigError, load_config, select_steps
+    from infimed.curate.config import ConfigError, load_config, parse_budget, select_steps
     from infimed.curate.pipeline import run_pipeline
 
     overrides = list(set_)
+    flags = {"engine": engine, "workers": workers, "images": images, "budget": budget, "against": against or None,
+             "truth": truth}
+    origins = {key: f"--{key}" for key, value in flags.items() if value is not None}  # blamed for bad values
     for key, value in (("engine", engine), ("workers", workers), ("images", images)):
         if value is not None:
             overrides.append(f"{key}={value}")
     if budget is not None:
         try:
-            float(budget)
-        except ValueError:
-            raise typer.BadParameter(f"expected a number, got {budget!r}", param_hint="--budget") from None
-        overrides.append(f"budget={budget}")
+            overrides.append(f"budget={parse_budget(budget)!r}")  # an int stays a count, a float a fraction
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--budget") from None
     if against:
         overrides.append("against=" + _yaml_list([str(p) for p in against]))
     if policy is not None:
@@ -51,7 +53,7 @@ def curate(
     if truth is not None:
         overrides.append(f"truth={_yaml_str(str(truth))}")
     try:
-        cfg = load_config(config, overrides)
+        cfg = load_config(config, overrides, origins=origins)
         if steps:
             names = [n.strip() for n in steps.split(",") if n.strip()]
             cfg = cfg.model_copy(update={"steps": select_steps(cfg.steps, names)})
@@ -60,10 +62,18 @@ def curate(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     console = Console()
+    for i, s in enumerate(result["stages"]):
+        if s.get("resumed"):
+            console.print(f"reused stage {i:02d}_{s['name']} (inputs unchanged)", highlight=False)
     for s in result["stages"]:
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(s["dropped"].items())) or "-"
         console.print(f"{s['name']:<14} in {s['in']:>8}  kept {s['kept']:>8}  {s['seconds']:>7.2f}s  {dropped}")
     console.print(f"curated {result['n_curated']} of {result['n_read']} -> {out}/curated.jsonl (card: {out}/card.md)")
+    for s in result["stages"]:
+        report = s.get("report") or {}
+        if report.get("clamped_to_pool"):
+            console.print(f"note: the budget of {report['requested']} is more than the {report['pool']} samples "
+                          f"left at {s['name']}: all of them were kept", highlight=False)
 
 
 def _yaml_str(text: str) -> str:

@@ -42,8 +42,9 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
         if data is not None:
             from infimed.io.jsonl import read_samples
 
-            if not data.exists():
-                raise typer.BadParameter(f"{data} does not exist", param_hint="--data")
+            if not data.is_file():
+                what = "is a folder, not a JSONL file" if data.is_dir() else "does not exist"
+                raise typer.BadParameter(f"{data} {what}", param_hint="--data")
             samples: list[Sample] = []
             for s in read_samples(data):
                 if limit is not None and len(samples) >= limit:
@@ -59,7 +60,7 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
         samples = load_benchmark(benchmark, data_root, split=split, limit=limit, image_cache=cache)
         used_split = split or (samples[0].split if samples else "")
         return samples, f"benchmark:{benchmark}:{data_root}:{used_split}"
-    except (SampleValidationError, FileNotFoundError, KeyError, ValueError) as exc:
+    except (SampleValidationError, OSError, KeyError, ValueError) as exc:  # OSError: a folder given as --data
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise typer.BadParameter(str(message)) from exc
 
@@ -141,9 +142,9 @@ def run(
     try:
         results = run_eval(samples, engine, params, out, mode=mode, overwrite=overwrite,  # type: ignore[arg-type]
                            data_source=source, n_boot=n_boot)
-    except RunMismatchError as exc:
+    except (RunMismatchError, ValueError, OSError) as exc:  # other settings in --out, an unwritable folder
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        raise typer.Exit(1) from None
     _print_summary(results, out)
 
 
@@ -168,8 +169,9 @@ def score(
 
     if mode not in ("direct", "reasoning"):
         raise typer.BadParameter(f"expected direct or reasoning, got {mode!r}", param_hint="--mode")
-    if not predictions.exists():
-        raise typer.BadParameter(f"{predictions} does not exist", param_hint="--predictions")
+    if not predictions.is_file():
+        what = "is a folder, not a JSONL file" if predictions.is_dir() else "does not exist"
+        raise typer.BadParameter(f"{predictions} {what}", param_hint="--predictions")
     samples, source = load_data(data, benchmark, data_root, split, None, image_cache)
     preds = read_predictions(predictions)
     known = {s.id for s in samples}
@@ -180,7 +182,11 @@ def score(
                  "predictions_sha256": file_checksum(predictions)},
         extra={"unmatched_prediction_ids": unknown[:20], "n_unmatched_predictions": len(unknown)},
     )
-    results = score_run(samples, preds, out, manifest=manifest, n_boot=n_boot, seed=seed)
+    try:
+        results = score_run(samples, preds, out, manifest=manifest, n_boot=n_boot, seed=seed)
+    except (ValueError, OSError) as exc:  # duplicate sample ids, an unwritable --out
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     if unknown:
         typer.echo(f"warning: {len(unknown)} prediction id(s) match no sample, e.g. {unknown[:3]}", err=True)
     _print_summary(results, out)
@@ -209,9 +215,11 @@ def read_predictions(path: Path) -> dict[str, dict[str, Any]]:
 def compare(
     runs: list[Path] = typer.Argument(..., help="Run folders (each with samples.jsonl and results.json); the first is the baseline."),
     out: Path | None = typer.Option(None, "--out", help="Also write the markdown table to this file."),
+    force: bool = typer.Option(False, "--force", help="Compare runs whose data, prompts or sample ids differ "
+                               "(every line of the table is then marked with a warning)."),
 ) -> None:
     """Side-by-side table of runs with paired differences against the first run."""
-    from infimed.eval.compare import compare_runs, render_compare
+    from infimed.eval.compare import IncomparableRunsError, compare_runs, render_compare
     from infimed.io.jsonl import write_text
 
     if len(runs) < 2:
@@ -219,7 +227,14 @@ def compare(
     for d in runs:
         if not (d / "results.json").exists():
             raise typer.BadParameter(f"{d} has no results.json (not a finished eval run)")
-    table = render_compare(compare_runs(runs))
+    try:
+        result = compare_runs(runs, force=force)
+    except (IncomparableRunsError, ValueError, FileNotFoundError) as exc:  # the message names file and line
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for warning in result["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
+    table = render_compare(result)
     if out is not None:
         write_text(out, table)
     typer.echo(table)
@@ -229,10 +244,24 @@ def _print_summary(results: dict[str, Any], out: Path) -> None:
     overall = results["overall"]
     lo, hi = overall.get("ci95") or (None, None)
     ci = f" [95% CI {lo:.3f}-{hi:.3f}]" if lo is not None and hi is not None else ""
-    acc = overall.get("accuracy")
+    acc, unparsed = overall.get("accuracy"), overall.get("unparsed_rate")
     acc_text = f"{acc:.3f}" if isinstance(acc, int | float) else "n/a"
+    unparsed_text = f"{unparsed:.1%}" if isinstance(unparsed, int | float) else "n/a"
+    n_errors = overall.get("n_errors", 0)
     typer.echo(
-        f"accuracy {acc_text}{ci} on {overall['n']} samples; unparsed {overall.get('unparsed_rate', 0):.1%}; "
-        f"errors {overall.get('n_errors', 0)} (left out of accuracy)"
+        f"accuracy {acc_text}{ci} on {overall['n']} samples; unparsed {unparsed_text}; "
+        f"errors {n_errors} (left out of accuracy)"
     )
     typer.echo(f"results in {out}/ (report.md, results.json, samples.jsonl, manifest.json)")
+    if overall["n"] == 0 and n_errors:  # nothing was scored: a failed run, whatever was written
+        first = _first_error(out / "samples.jsonl")
+        typer.echo(f"error: every one of the {n_errors} samples is an error (first: {first}); "
+                   "nothing was scored (is the server or model reachable?)", err=True)
+        raise typer.Exit(1)
+
+
+def _first_error(path: Path) -> str | None:
+    from infimed.io.jsonl import iter_json_lines
+
+    rows = iter_json_lines(path) if path.exists() else iter(())
+    return next((str(row["error"]) for _, row, _ in rows if isinstance(row, dict) and row.get("error")), None)

@@ -11,7 +11,8 @@ from infimed.quickstart.recipe import BATCH_SIZE, HELD_OUT, LEARNING_RATE, SEEDS
 
 def quickstart_cmd(
     out: Path = typer.Option(Path("demo"), "--out", help="Folder for data, models, evaluations and the report."),
-    budget: float = typer.Option(0.2, "--budget", min=0.0, help="Curated size: a fraction of the pool or a count."),
+    budget: str = typer.Option("0.2", "--budget", help="Curated size: a fraction of the pool (0.2 or 20%) or a "
+                               "count (a whole number, 500)."),
     seeds: int = typer.Option(SEEDS, "--seeds", min=1, help="Training seeds per arm (differences pooled over seeds)."),
     n: int = typer.Option(3600, "--n", min=100, help="Clean phantom samples to generate, a third of the cases "
                           "held out for the test split (defects come on top of the train pool)."),
@@ -30,13 +31,18 @@ def quickstart_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the data, the random subset and the first training run."),
 ) -> None:
     """Curate a dirty pool, train on curated vs random vs all, evaluate, and write report.html."""
+    from infimed.curate.config import parse_budget
     from infimed.quickstart.run import quickstart
 
+    try:
+        size = parse_budget(budget)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--budget") from None
     if data is not None and npz is not None:
         raise typer.BadParameter("give --data or --npz, not both")
     if epochs is None and steps == 0:
         raise typer.BadParameter("--steps 0 needs --epochs")
-    summary = quickstart(out, budget=budget, seeds=seeds, n=n, held_out=held_out, data=data, npz=npz,
+    summary = quickstart(out, budget=size, seeds=seeds, n=n, held_out=held_out, data=data, npz=npz,
                          steps=None if epochs is not None else steps, epochs=epochs,
                          learning_rate=lr, batch_size=batch_size, workers=workers, seed=seed)
     from infimed.quickstart.report import verdict

@@ -16,12 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from infimed.io.jsonl import atomic_open, read_samples, write_json
+from infimed.io.jsonl import atomic_open, copy_private, read_samples, write_json
 from infimed.prompts import Mode, messages
 from infimed.schema import Sample
 
@@ -49,8 +48,7 @@ def _copy_image(path: Path, out_dir: Path) -> str:
     name = hashlib.blake2b(str(path).encode(), digest_size=8).hexdigest() + path.suffix.lower()
     target = out_dir / "images" / name
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        copy_private(path, target)
     return f"images/{name}"
 
 

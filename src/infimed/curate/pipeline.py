@@ -5,7 +5,14 @@ Each stage streams its input from disk and writes ``DIR/.steps/NN_name/{kept,rej
 and its own; files named in a step's options, like ``against``, are checksummed too). A rerun skips a stage
 whose marker matches, so changing a late step's options reruns only from that step on. Stage 00 (``read``)
 parses the inputs, rejects invalid records (``stage: read``) and ids already seen in an earlier file, and
-makes image paths absolute so later stages do not depend on where a file lives. Image files are not checksummed (only their paths travel); pass ``force`` after editing images.
+makes image paths absolute so later stages do not depend on where a file lives. What the stages read is
+fingerprinted too: every image a kept record (or an ``against`` file) points at enters the fingerprint of
+the stages after ``read`` by its size and modification time (a ``stat``, no reading), so replacing a broken
+image reruns the stages that saw it. ``force`` reruns everything.
+
+Refused before anything is written: an output that would overwrite an input (``curate DIR/curated.jsonl
+--out DIR``), an ``against`` file that is also an input, and an input with no records. A run that keeps
+no sample fails (``EmptyCurationError``) with the reason, after writing rejected.jsonl and stats.json.
 
 Outputs in ``DIR``: ``curated.jsonl`` (image paths relative to ``DIR``, absolute, or copied into
 ``DIR/images``), ``rejected.jsonl`` (every dropped sample with ``stage``, ``reason``, ``detail``, ``of``),
@@ -32,6 +39,12 @@ from infimed.progress import track
 from infimed.schema import Sample
 
 READ_VERSION = "read-v1"
+OUTPUT_FILES = ("curated.jsonl", "rejected.jsonl", "stats.json", "config.yaml", "card.md")
+OUTPUT_DIRS = (".steps", "export", "images")
+
+
+class EmptyCurationError(ValueError):
+    """The run kept no sample; the message says which stage dropped them and why."""
 
 
 class SampleFile:
@@ -125,9 +138,13 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
     inputs = [Path(p) for p in inputs]
     for p in inputs:
         if not p.is_file():
-            raise FileNotFoundError(f"input {p} not found")
+            raise FileNotFoundError(f"input {p} {'is a folder, not a JSONL file' if p.is_dir() else 'not found'}")
     _check_wiring(config)
     out_dir = Path(out_dir)
+    _check_outputs(inputs, config, out_dir)
+    from infimed.curate.hashing import clear_cache
+
+    clear_cache()  # image signatures of an earlier run in this process may describe since-edited files
     steps_dir = out_dir / ".steps"
     if force and steps_dir.exists():
         shutil.rmtree(steps_dir)
@@ -145,10 +162,15 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
                  "seconds": round(time.perf_counter() - t0, 3), "report": {}}
         _mark_done(stage_dir, fp, stats)
     stages.append(stats)
+    if stats["in"] == 0:
+        raise EmptyCurationError(f"no records in {', '.join(map(str, inputs))} (empty file?): nothing to curate")
+    fp = fingerprint(fp, images_digest(SampleFile(stage_dir / "kept.jsonl")))
 
     active = [s for s in config.steps if not _nothing_to_do(s, config)]
     skipped = [s.name for s in config.steps if _nothing_to_do(s, config)]
     for k, spec in enumerate(active, start=1):
+        if stages[-1]["kept"] == 0:
+            break  # nothing left: the run fails below with the stage that dropped the last samples
         options = config.step_options(spec)
         if spec.name == "deidentify":  # de-identified DICOM copies live in the run's output folder
             options.setdefault("dicom_dir", str((out_dir / "deid_dicom").resolve()))
@@ -163,17 +185,80 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
         stages.append(stats)
 
     result = _finish(inputs, out_dir, config, stages, stage_dir, skipped)
+    if result["n_curated"] == 0:
+        raise EmptyCurationError(_why_empty(inputs, stages, out_dir))
     return result
 
 
-def _option_files(options: dict[str, Any]) -> list[tuple[str, str]]:
-    """Checksums of files a step reads through its options (e.g. ``against``), so edits there rerun it."""
+def images_digest(samples: Iterable[Sample]) -> str:
+    """A digest of every image ``samples`` point at, by path, size and mtime (one ``stat`` each): an image
+    replaced or fixed in place changes it, so the stages that read images rerun."""
+    h = hashlib.sha256()
+    seen: set[str] = set()  # phantom-style sets ask several questions about one image: stat it once
+    for s in samples:
+        for img in s.images if s.base_dir is None else map(str, s.image_paths()):
+            if img in seen:
+                continue
+            seen.add(img)
+            try:
+                st = os.stat(img)
+                h.update(f"{img}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            except OSError:
+                h.update(f"{img}\0missing\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _check_outputs(inputs: list[Path], config: CurateConfig, out_dir: Path) -> None:
+    """Refuse a run whose outputs would overwrite what it reads, or that decontaminates a pool against itself."""
+    out = out_dir.resolve()
+    written = {out / name for name in OUTPUT_FILES}
+    read = [(p, "input") for p in inputs] + [(Path(a), "--against file") for a in config.against]
+    for path, what in read:
+        resolved = path.resolve()
+        if resolved in written or any(resolved.is_relative_to(out / d) for d in OUTPUT_DIRS):
+            raise ValueError(f"{path}: this {what} is an output of curate --out {out_dir}; the run would overwrite "
+                             "it. Choose another --out folder (or copy the file elsewhere first)")
+    names = {p.resolve() for p in inputs}
+    for a in config.against:
+        if Path(a).resolve() in names:
+            raise ValueError(f"against: {a} is also an input; decontaminating a pool against itself drops "
+                             "every sample")
+
+
+def _why_empty(inputs: list[Path], stages: list[dict[str, Any]], out_dir: Path) -> str:
+    """Which stage dropped the last samples, and why (with a hint for a JSON array given as JSONL)."""
+    n_read = stages[0]["in"]
+    where = next((s for s in stages if s["kept"] == 0), stages[-1])
+    reasons = ", ".join(f"{r} {n}" for r, n in sorted(where["dropped"].items(), key=lambda kv: -kv[1])) or "none"
+    text = (f"curation kept 0 of {n_read} samples: stage {where['name']} dropped the last {where['in']} "
+            f"({reasons}); see {out_dir / 'rejected.jsonl'}")
+    arrays = [str(p) for p in inputs if _starts_with_bracket(p)]
+    if where["name"] == "read" and arrays:
+        text += f". {', '.join(arrays)} looks like a JSON array: curate reads JSONL, one JSON record per line"
+    return text
+
+
+def _starts_with_bracket(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4096).lstrip().startswith(b"[")
+
+
+def _option_files(options: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """Checksums of files a step reads through its options (e.g. ``against``) and of the images they point
+    at, so edits there rerun it."""
     out = []
     for value in options.values():
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str) and item.endswith((".jsonl", ".json")) and Path(item).is_file():
-                out.append((item, file_checksum(Path(item))))
+                out.append((item, file_checksum(Path(item)), _file_images(Path(item))))
     return out
+
+
+def _file_images(path: Path) -> str | None:
+    """The images digest of a sample file named in a step's options (the images decontamination reads)."""
+    if path.suffix != ".jsonl":
+        return None
+    return images_digest(rec.sample for rec in iter_records(path) if rec.sample is not None)
 
 
 def _nothing_to_do(spec: StepSpec, config: CurateConfig) -> bool:

@@ -26,7 +26,6 @@ derives from, and the in-place targets, are all distinct clean train records, so
 from __future__ import annotations
 
 import io
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from PIL import Image
 from infimed.data.ids import OpaqueIds
 from infimed.data.questions import Question, paraphrase, wrong_answer
 from infimed.data.scene import SIZE
+from infimed.io.jsonl import copy_private, write_bytes_private
 from infimed.schema import Sample
 
 DEFECT_RATES: dict[str, float] = {
@@ -88,12 +88,12 @@ class _Writer:
 
     def write(self, data: bytes, ext: str) -> str:
         rel = self.new_path(ext)
-        (self.root / rel).write_bytes(data)
+        write_bytes_private(self.root / rel, data)
         return rel
 
     def copy(self, rel_src: str) -> str:
         rel = self.new_path(Path(rel_src).suffix)
-        shutil.copyfile(self.root / rel_src, self.root / rel)
+        copy_private(self.root / rel_src, self.root / rel)
         return rel
 
 

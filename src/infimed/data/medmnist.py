@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from infimed.io.jsonl import write_json, write_jsonl
+from infimed.io.jsonl import open_private, write_json, write_jsonl
 from infimed.progress import track
 from infimed.schema import OPTION_LETTERS, Sample
 
@@ -195,8 +195,8 @@ def _split_arrays(archive: Any, npz: Path, split: str, info: MedMnistInfo) -> tu
 
 
 def _save_png(pixels: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels, "RGB" if pixels.ndim == 3 else "L").save(path, format="PNG")
+    with open_private(path) as fh:  # the output permission policy (infimed.io.jsonl.FILE_MODE)
+        Image.fromarray(pixels, "RGB" if pixels.ndim == 3 else "L").save(fh, format="PNG")
 
 
 def _choice(correct: str, others: list[str], rng: np.random.Generator, k_others: int) -> tuple[dict[str, str], str]:

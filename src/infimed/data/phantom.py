@@ -33,7 +33,7 @@ from infimed.data.defects import DEFECT_RATES, inject
 from infimed.data.ids import OpaqueIds
 from infimed.data.questions import Question, ask, tasks_for
 from infimed.data.scene import Scene, random_scene, render
-from infimed.io.jsonl import write_json, write_jsonl
+from infimed.io.jsonl import write_bytes_private, write_json, write_jsonl
 from infimed.progress import track
 from infimed.schema import Sample
 
@@ -55,7 +55,7 @@ def _cases(n: int, rng: np.random.Generator, ids: OpaqueIds, image_names: Opaque
         case_id = ids.new("case-")
         split = "test" if index % test_every == test_every - 1 else "train"
         rel = f"images/{image_names.new()}.png"
-        (images_dir.parent / rel).write_bytes(png_bytes(render(scene)))
+        write_bytes_private(images_dir.parent / rel, png_bytes(render(scene)))
         items = []
         for task in tasks_for(scene)[: n - made]:
             q = ask(scene, task, rng)

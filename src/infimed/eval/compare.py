@@ -7,10 +7,16 @@ scored in both runs (no error in either) enter the paired statistics. For each o
 difference is flagged significant when p < ``ALPHA``; both methods are in ``infimed.eval.metrics``.
 Per-run accuracies in the table are each run's own accuracy over its scored rows in that slice. The
 baseline defines the questions and their slices; ids that only other runs have are not compared.
+
+Runs are only compared when they asked the same questions the same way: the same sample ids, the same gold
+answers (from ``samples.jsonl``), and, where both runs have a ``manifest.json``, the same data checksum and
+prompts (version, mode, templates). Otherwise ``compare_runs`` refuses (``IncomparableRunsError``); with
+``force`` it goes on, and every line of the rendered table carries the warning.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,11 @@ from infimed.eval.scoring import BREAKDOWNS, slice_values
 from infimed.io.jsonl import iter_json_lines
 
 ALPHA = 0.05
+WARN = "(!)"  # marks every table line of a forced comparison of runs that differ
+
+
+class IncomparableRunsError(ValueError):
+    """The runs did not ask the same questions the same way (data, prompts or sample ids differ)."""
 
 
 def load_run(run_dir: Path) -> dict[str, dict[str, Any]]:
@@ -44,11 +55,59 @@ def load_run(run_dir: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
-def compare_runs(dirs: list[Path], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Side-by-side accuracies and paired differences against ``dirs[0]`` (the baseline)."""
+def load_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """``run_dir/manifest.json`` (None when the run has none, e.g. scored by the library without one)."""
+    path = Path(run_dir) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read the run's manifest ({exc})") from exc
+    return value if isinstance(value, dict) else None
+
+
+def mismatches(dirs: list[Path], runs: list[dict[str, dict[str, Any]]]) -> list[str]:
+    """Why each run is not comparable with the baseline ``dirs[0]``: one sentence per difference."""
+    base, base_manifest = runs[0], load_manifest(dirs[0])
+    problems: list[str] = []
+    for d, run in zip(dirs[1:], runs[1:], strict=True):
+        only_base, only_run = [i for i in base if i not in run], [i for i in run if i not in base]
+        if only_base or only_run:
+            example = (only_base or only_run)[0]
+            problems.append(f"{d}: sample ids differ from {dirs[0]} ({len(only_base)} only in the baseline, "
+                            f"{len(only_run)} only in this run, e.g. {example!r})")
+        gold = [i for i in base if i in run and base[i].get("answer") != run[i].get("answer")]
+        if gold:
+            problems.append(f"{d}: gold answers differ on {len(gold)} shared id(s), e.g. {gold[0]!r}")
+        manifest = load_manifest(d)
+        if base_manifest is None or manifest is None:
+            continue
+        sha_a, sha_b = ((m.get("data") or {}).get("sha256") for m in (base_manifest, manifest))
+        if sha_a != sha_b:
+            problems.append(f"{d}: data checksum differs (sha256 {str(sha_a)[:12]} in the baseline, "
+                            f"{str(sha_b)[:12]} here)")
+        prompts_a, prompts_b = base_manifest.get("prompts") or {}, manifest.get("prompts") or {}
+        if prompts_a != prompts_b:
+            what = [k for k in ("version", "mode", "templates") if prompts_a.get(k) != prompts_b.get(k)]
+            problems.append(f"{d}: prompts differ ({', '.join(what) or 'templates'}: "
+                            f"{prompts_a.get('version')}/{prompts_a.get('mode')} in the baseline, "
+                            f"{prompts_b.get('version')}/{prompts_b.get('mode')} here)")
+    return problems
+
+
+def compare_runs(dirs: list[Path], *, n_boot: int = 1000, seed: int = 0, force: bool = False) -> dict[str, Any]:
+    """Side-by-side accuracies and paired differences against ``dirs[0]`` (the baseline).
+
+    Refuses runs that differ in sample ids, gold answers, data checksum or prompts unless ``force``; the
+    result's ``warnings`` then lists every difference."""
     if len(dirs) < 2:
         raise ValueError(f"compare needs at least two run directories, got {len(dirs)}")
     runs = [load_run(Path(d)) for d in dirs]
+    warnings = mismatches([Path(d) for d in dirs], runs)
+    if warnings and not force:
+        raise IncomparableRunsError("runs are not comparable: " + "; ".join(warnings)
+                                    + " (pass --force to compare them anyway)")
     names = _names([Path(d) for d in dirs])
     base = runs[0]
     ids = list(base)  # the baseline's questions; ids only other runs have are not compared
@@ -77,6 +136,7 @@ def compare_runs(dirs: list[Path], *, n_boot: int = 1000, seed: int = 0) -> dict
         "n_boot": n_boot,
         "seed": seed,
         "slices": slices,
+        "warnings": warnings,
     }
 
 
@@ -93,7 +153,7 @@ class _Outcomes:
         rows = [run.get(i) for i in ids]
         present = np.array([r is not None for r in rows], dtype=bool)
         scored = np.array([r is not None and r.get("error") is None for r in rows], dtype=bool)
-        correct = np.array([r is not None and bool(r["correct"]) for r in rows], dtype=bool) & scored
+        correct = np.array([r is not None and r["correct"] is True for r in rows], dtype=bool) & scored  # null: an error
         return cls(present, scored, correct)
 
     def accuracy(self, idx: np.ndarray, *, n_boot: int, seed: int) -> dict[str, Any]:
@@ -168,6 +228,11 @@ def render_compare(result: dict[str, Any]) -> str:
         f"resamples; McNemar exact test; `*` = p < {result['alpha']}).",
         "",
     ]
+    warnings = result.get("warnings") or []
+    if warnings:
+        lines += [f"**{WARN} Warning: these runs did not ask the same questions the same way; every line "
+                  f"marked {WARN} compares different things:**", "", *(f"- {w}" for w in warnings), ""]
+    mark = f" {WARN}" if warnings else ""
     current = None
     for s in result["slices"]:
         if s["slice"] != current:
@@ -177,5 +242,5 @@ def render_compare(result: dict[str, Any]) -> str:
                 lines.append("")
             lines += [f"## {title}", "", header, rule]
         cells = [_acc_cell(r) for r in s["runs"]] + [_diff_cell(d) for d in s["diffs"]]
-        lines.append(f"| {s['value']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {s['value']}{mark} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

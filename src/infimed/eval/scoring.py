@@ -5,8 +5,9 @@ and ``infimed eval score`` calls it on predictions made anywhere else, so both s
 
 Counting rules (each MedEvalKit fault has a rule here):
 - A sample whose prediction carries an ``error`` (API failure, broken image) or has no prediction at all
-  ("missing prediction") is written to samples.jsonl with that error and left out of ``n``/accuracy;
-  groups count it in ``n_errors``.
+  ("missing prediction") is written to samples.jsonl with that error and ``"correct": null`` (an error is
+  not a wrong answer) and left out of ``n``/accuracy; groups count it in ``n_errors``. A group whose
+  samples are all errors has ``accuracy`` and ``unparsed_rate`` null.
 - Every scored sample is counted exactly once, in ``overall`` and in one value of each breakdown; open
   answers count as correct on exact match after normalisation, and their mean token F1 is ``open_f1``.
 - An unparsed response (``extracted`` null) counts as wrong and in ``unparsed_rate``.
@@ -72,7 +73,7 @@ class _Tally:
 def score_sample(sample: Sample, prediction: Mapping[str, Any] | None) -> dict[str, Any]:
     """One samples.jsonl row: the checker's reading of the prediction, or the error that replaced it."""
     row: dict[str, Any] = {
-        "id": sample.id, "response": None, "extracted": None, "correct": False, "rule": "error",
+        "id": sample.id, "response": None, "extracted": None, "correct": None, "rule": "error",
         "answer": sample.answer, "answer_type": sample.answer_type, "modality": sample.modality,
         "task": sample.task, "language": sample.language, "source": sample.source, "error": None,
     }

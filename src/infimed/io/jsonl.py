@@ -4,6 +4,10 @@ Readers never load a whole file: a 1M-line file is validated line by line. Write
 atomically (write to a temporary file in the same folder, fsync, rename) or append line by line with a
 flush after each line, so a killed process loses at most the line it was writing; ``iter_json_lines``
 skips a torn final line instead of failing.
+
+Permissions: every file written here (results, logs, caches, curated sets, copied images) is created with
+``FILE_MODE`` (0600, owner only) whatever the umask, since any of them may hold patient data; share an
+output folder on purpose (chmod, group ACLs), never by accident.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from infimed.schema import Sample, SampleError, SampleValidationError, parse_sample
+
+FILE_MODE = 0o600  # the one permission policy of every output file (see the module docstring)
 
 
 @dataclass
@@ -155,6 +161,7 @@ class atomic_open:  # noqa: N801 - used like open()
 
     def __enter__(self) -> IO[str]:
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.fchmod(fd, FILE_MODE)
         self._fh = os.fdopen(fd, "w", encoding="utf-8")
         return self._fh
 
@@ -180,7 +187,9 @@ class JsonlAppender:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _truncate_torn_tail(self.path)
-        self._fh = self.path.open("a", encoding="utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)  # a file made before this policy (or under another umask) is brought in line
+        self._fh = os.fdopen(fd, "a", encoding="utf-8")
         self._fsync_every = fsync_every
         self._n = 0
 
@@ -201,6 +210,28 @@ class JsonlAppender:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def open_private(path: str | Path) -> IO[bytes]:
+    """Open ``path`` for writing bytes (created or truncated) with ``FILE_MODE``, e.g. an image being written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # an existing file keeps its mode through O_TRUNC: bring it in line
+    return os.fdopen(fd, "wb")
+
+
+def write_bytes_private(path: str | Path, data: bytes) -> None:
+    with open_private(path) as fh:
+        fh.write(data)
+
+
+def copy_private(src: Path, dst: Path) -> None:
+    """Copy a file's bytes to ``dst`` (created with ``FILE_MODE``), e.g. an image into an output folder."""
+    import shutil
+
+    with src.open("rb") as fin, open_private(dst) as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
 
 
 def _truncate_torn_tail(path: Path) -> None:

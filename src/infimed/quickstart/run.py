@@ -4,22 +4,29 @@ A short linear recipe: (1) data with injected defects (the phantom set, a sample
 archive), (2) curate to a budget and draw a random subset of the same size, (3) build the tiny model and
 train one copy per arm (curated, random, whole dirty pool) with the same recipe and seeds, (4) evaluate
 each on the clean test split with the evaluation system, (5) write ``report.html``, ``report.md`` and
-``summary.json``. Every stage writes into its own folder and is skipped on a rerun when its output exists.
+``summary.json``. Every stage writes into its own folder with a marker (``.quickstart-stage.json``) holding
+the fingerprint of its inputs and settings (data: how it was made; model: its seed; each training run: the
+base model, the checksum of its data file, its seed and recipe; each evaluation: the trained model's
+fingerprint, the test file's checksum and the generation settings). A rerun reuses a stage only when its
+fingerprint matches, and says so; otherwise the stage's folder is cleared and it reruns, and so does every
+stage that depends on it (their fingerprints include its own). Curation resumes through its own fingerprints.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
 import shlex
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from infimed.io.jsonl import iter_json_lines, load_samples, write_json, write_jsonl, write_text
+from infimed.io.jsonl import file_checksum, iter_json_lines, load_samples, write_json, write_jsonl, write_text
 from infimed.quickstart.recipe import (
     BATCH_SIZE,
     HELD_OUT,
@@ -35,12 +42,46 @@ from infimed.schema import Sample
 ARMS = ("curated", "random", "full")
 # a third of the phantom cases are held out for the test split (plus recipe.HELD_OUT questions)
 TEST_EVERY = 3
+STAGE_MARKER = ".quickstart-stage.json"
+EVAL_TOKENS = 12  # max_new_tokens of the evaluation: the answers are short
 
 
 def log(message: str) -> None:
     from rich.console import Console
 
     Console(stderr=True).print(f"[bold cyan]quickstart[/] {message}")
+
+
+def stage_fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def reuse_stage(folder: Path, fp: str, what: str) -> bool:
+    """True (and said) when ``folder`` holds a finished stage made with fingerprint ``fp``. Otherwise the stage
+    is to run: a folder made with other inputs or settings is cleared first (a training run would resume from
+    its old checkpoints, an evaluation reuse its old predictions); one left by an interrupted run with the same
+    fingerprint is kept, so the stage resumes."""
+    try:
+        marker = json.loads((folder / STAGE_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        marker = None
+    marker = marker if isinstance(marker, dict) else {}
+    if marker.get("fingerprint") == fp:
+        if marker.get("finished"):
+            log(f"reused {what} (inputs and settings unchanged)")
+            return True
+        log(f"resuming {what} (interrupted earlier)")
+    elif folder.exists():
+        why = "inputs or settings changed" if marker else "no record of how it was made"
+        log(f"rerunning {what} ({why})")
+        shutil.rmtree(folder)
+    write_json(folder / STAGE_MARKER, {"fingerprint": fp, "finished": False})
+    return False
+
+
+def mark_stage(folder: Path, fp: str) -> None:
+    """Record that the stage in ``folder`` finished with fingerprint ``fp``."""
+    write_json(folder / STAGE_MARKER, {"fingerprint": fp, "finished": True})
 
 
 def _relocated(sample: Sample, new_dir: Path) -> dict[str, Any]:
@@ -60,17 +101,30 @@ def prepare_data(out: Path, *, data: Path | None, npz: Path | None, n: int, seed
     elif npz is not None:
         from infimed.quickstart.medmnist_defects import medmnist_with_defects
 
-        if not (folder / "train.jsonl").exists():
+        st = npz.stat()
+        fp = stage_fingerprint("medmnist", str(npz.resolve()), st.st_size, st.st_mtime_ns, seed)
+        if not reuse_stage(folder, fp, f"the data imported from {npz}"):
             log(f"importing {npz} and injecting defects into its train split")
             medmnist_with_defects(npz, folder, seed=seed)
-    elif not (folder / "train.jsonl").exists():
-        log(f"generating the phantom set with defects (n={n})")
-        synth(folder, n=n, seed=seed, defects=True, test_every=TEST_EVERY, held_out=held_out)
+            mark_stage(folder, fp)
+    else:
+        fp = stage_fingerprint("phantom", n, seed, held_out, TEST_EVERY)
+        if not reuse_stage(folder, fp, "the phantom data"):
+            log(f"generating the phantom set with defects (n={n})")
+            synth(folder, n=n, seed=seed, defects=True, test_every=TEST_EVERY, held_out=held_out)
+            mark_stage(folder, fp)
     paths = {"train": folder / "train.jsonl", "test": folder / "test.jsonl", "truth": folder / "defects.jsonl"}
     for key in ("train", "test"):
         if not paths[key].exists():
             raise FileNotFoundError(f"{paths[key]} not found (--data needs a folder with train.jsonl and test.jsonl)")
     return paths
+
+
+def data_fingerprint(path: Path) -> str:
+    """A sample file's bytes and the size and mtime of every image it points at (what training reads)."""
+    from infimed.curate.pipeline import images_digest
+
+    return stage_fingerprint(file_checksum(path), images_digest(load_samples(path)))
 
 
 def curate(train: Path, test: Path, truth: Path, out: Path, *, budget: float, workers: int) -> Path:
@@ -83,7 +137,10 @@ def curate(train: Path, test: Path, truth: Path, out: Path, *, budget: float, wo
                  "steps.select.balance=proportional"]
     if truth.exists():
         overrides.append(f"truth={json.dumps(str(truth))}")
-    run_pipeline([train], out, load_config(None, overrides))
+    result = run_pipeline([train], out, load_config(None, overrides))
+    reused = [st["name"] for st in result["stages"] if st.get("resumed")]
+    if reused:
+        log(f"curation reused {len(reused)} of {len(result['stages'])} stages ({', '.join(reused)}; inputs unchanged)")
     return out / "curated.jsonl"
 
 
@@ -101,28 +158,36 @@ def count_lines(path: Path) -> int:
     return sum(1 for _ in iter_json_lines(path))
 
 
-def train_arm(base: Path, data: Path, out: Path, *, seed: int, recipe: dict[str, Any]) -> Path:
+def train_arm(base: Path, data: Path, out: Path, *, seed: int, recipe: dict[str, Any], base_fp: str = "",
+              what: str = "training") -> str:
+    """Train one arm into ``out`` unless an identical run is there; returns the run's fingerprint."""
     from infimed.train.sft import train_sft
 
-    if not (out / "config.json").exists():
+    fp = stage_fingerprint("train", base_fp, data_fingerprint(data), seed, recipe)
+    if not reuse_stage(out, fp, what):
         train_sft(base, [data], out, method="full", seed=seed, **recipe)
-    return out
+        mark_stage(out, fp)
+    return fp
 
 
-def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int) -> dict[str, Any]:
+def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int, model_fp: str = "",
+             test_fp: str = "", what: str = "evaluation") -> dict[str, Any]:
     from infimed.backends import BACKENDS, SamplingParams
     from infimed.eval.runner import run_eval
 
-    if (out / "results.json").exists():
+    fp = stage_fingerprint("eval", model_fp, test_fp, EVAL_TOKENS, "direct")
+    if reuse_stage(out, fp, what) and (out / "results.json").exists():
         return dict(json.loads((out / "results.json").read_text()))
     backend = BACKENDS.get("hf")(model=str(model_dir), batch_size=batch_size)
-    return run_eval(test, backend, SamplingParams(max_new_tokens=12), out, mode="direct")
+    results = run_eval(test, backend, SamplingParams(max_new_tokens=EVAL_TOKENS), out, mode="direct")
+    mark_stage(out, fp)
+    return results
 
 
 def correctness(run_dir: Path, ids: list[str]) -> np.ndarray:
     rows = {}
     for _, row, _ in iter_json_lines(run_dir / "samples.jsonl"):
-        rows[row["id"]] = bool(row["correct"]) and row.get("error") is None
+        rows[row["id"]] = row.get("correct") is True and row.get("error") is None  # an error row has null
     return np.array([rows.get(i, False) for i in ids], dtype=np.float64)
 
 
@@ -199,7 +264,7 @@ def _loss_curve(train_dir: Path) -> list[tuple[float, float]]:
             if isinstance(r, dict) and "loss" in r and "step" in r]
 
 
-def reproduce_commands(out: Path, budget: float, recipe: dict[str, Any], n: int,
+def reproduce_commands(out: Path, budget: int | float, recipe: dict[str, Any], n: int,
                        held_out: int = HELD_OUT) -> list[tuple[str, str]]:
     q = shlex.quote
     lr, bs = recipe["learning_rate"], recipe["batch_size"]
@@ -230,7 +295,7 @@ def reproduce_commands(out: Path, budget: float, recipe: dict[str, Any], n: int,
 
 
 def quickstart(
-    out: Path, *, budget: float = 0.2, seeds: int = SEEDS, n: int = 3600, held_out: int = HELD_OUT,
+    out: Path, *, budget: int | float = 0.2, seeds: int = SEEDS, n: int = 3600, held_out: int = HELD_OUT,
     data: Path | None = None,
     npz: Path | None = None, steps: int | None = STEPS, epochs: float | None = None,
     learning_rate: float = LEARNING_RATE, batch_size: int = BATCH_SIZE, workers: int = 2, seed: int = 0,
@@ -240,13 +305,17 @@ def quickstart(
     Every arm trains with the same recipe: by default the same number of optimiser ``steps`` (so a 20%
     subset sees five times the epochs of the whole pool); with ``steps=None`` the same ``epochs`` instead.
     """
+    from infimed.curate.config import parse_budget
+
     started = time.perf_counter()
+    budget = parse_budget(budget)  # refuses 0, 2.0, ... before any work
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = prepare_data(out, data=data, npz=npz, n=n, seed=seed, held_out=held_out)
 
     n_pool = count_lines(paths["train"])
-    target = round(budget * n_pool) if budget <= 1 else int(budget)  # a fraction of the whole dirty pool
+    # a count, or a fraction of the whole dirty pool (curate.config.parse_budget: 0.2 is 20%, 5000 a count)
+    target = budget if isinstance(budget, int) else round(budget * n_pool)
     log(f"curating {paths['train']} ({n_pool} samples) down to {target}")
     curated = curate(paths["train"], paths["test"], paths["truth"], out / "curated", budget=target, workers=workers)
     n_curated = count_lines(curated)
@@ -259,9 +328,12 @@ def quickstart(
     from infimed.model.tiny import build_tiny_model
 
     base = out / "model"
-    if not (base / "config.json").exists():
+    base_fp = stage_fingerprint("tiny-model", seed)
+    if not reuse_stage(base, base_fp, "the tiny base model"):
         build_tiny_model(base, seed=seed)
+        mark_stage(base, base_fp)
     test = load_samples(paths["test"])
+    test_fp = data_fingerprint(paths["test"])
     ids = [s.id for s in test]
     recipes = {arm: arm_recipe(n_train[arm], steps=steps, epochs=epochs, learning_rate=learning_rate,
                                batch_size=batch_size) for arm in ARMS}
@@ -272,11 +344,13 @@ def quickstart(
         for arm in ARMS:
             log(f"seed {seed + s}: training on the {arm} set ({n_train[arm]} samples)")
             data_file = random_files[s] if arm == "random" else arm_data[arm]
-            model_dir = train_arm(base, data_file, out / "runs" / f"{arm}-seed{seed + s}",
-                                  seed=seed + s, recipe=recipes[arm])
+            model_dir = out / "runs" / f"{arm}-seed{seed + s}"
+            model_fp = train_arm(base, data_file, model_dir, seed=seed + s, recipe=recipes[arm], base_fp=base_fp,
+                                 what=f"training {model_dir.name}")
             log(f"seed {seed + s}: evaluating the {arm} model on {len(test)} test samples")
             eval_dir = out / "evals" / f"{arm}-seed{seed + s}"
-            res = evaluate(model_dir, test, eval_dir, batch_size=64)
+            res = evaluate(model_dir, test, eval_dir, batch_size=64, model_fp=model_fp, test_fp=test_fp,
+                           what=f"evaluation {eval_dir.name}")
             per_arm[arm].append(correctness(eval_dir, ids))
             if s == 0:
                 results[arm], losses[arm] = res, _loss_curve(model_dir)
@@ -286,7 +360,7 @@ def quickstart(
     stats = json.loads((out / "curated" / "stats.json").read_text())
     summary.update({
         "budget": budget,
-        "budget_label": f"{budget:.0%}" if budget <= 1 else f"{int(budget)} samples",
+        "budget_label": f"{budget} samples" if isinstance(budget, int) else f"{budget:.0%}",
         "seeds": [seed + s for s in range(seeds)],
         "recipe": recipes,
         "data": {k: str(v) for k, v in paths.items()},

@@ -2,7 +2,7 @@
 
 Pools are keyed by a field of the sample: ``source`` (default), any top-level field, or ``meta.<key>``
 (e.g. ``meta.input_file`` if the pipeline records it). ``ratios`` maps pool -> weight (normalised);
-pools absent from ``ratios`` get nothing. ``budget`` is the total (a count > 1, or a fraction of the pool in
+pools absent from ``ratios`` get nothing. ``budget`` is the total (a count, or a fraction of the pool in
 (0, 1]); without it, the largest total the ratios allow. Targets are met by largest-remainder rounding; a pool
 that runs short gives its share to the others (reported as achieved vs target). Within a pool the best
 ``meta.scores.quality`` go first (ties and unscored samples in a seeded random order).
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from infimed.curate.base import STEPS, Drop, keep_chosen
+from infimed.curate.config import parse_budget
 from infimed.curate.select import allocate
 from infimed.schema import Sample
 
@@ -32,11 +33,14 @@ def pool_of(sample: Sample, key: str) -> str:
 class MixStep:
     name = "mix"
 
-    def __init__(self, *, ratios: dict[str, float], budget: float | None = None, key: str = "source", seed: int = 0):
+    def __init__(self, *, ratios: dict[str, float], budget: int | float | str | None = None, key: str = "source",
+                 seed: int = 0):
         if not ratios or any(w < 0 for w in ratios.values()) or not any(w > 0 for w in ratios.values()):
             raise ValueError(f"mix: ratios must map pool -> weight >= 0 with some weight > 0, got {ratios}")
-        if budget is not None and budget <= 0:
-            raise ValueError(f"mix: budget must be > 0, got {budget}")
+        try:
+            budget = None if budget is None else parse_budget(budget)
+        except ValueError as exc:
+            raise ValueError(f"mix: {exc}") from None
         self.ratios, self.budget, self.key, self.seed = dict(ratios), budget, key, seed
         self.summary: dict[str, Any] = {}
 
@@ -51,7 +55,7 @@ class MixStep:
             # the largest total that keeps every positive-weight pool at its ratio
             budget = int(min(available[p] / share[p] for p in share if share[p] > 0))
         else:
-            budget = round(self.budget * len(pool)) if self.budget <= 1 else int(self.budget)
+            budget = self.budget if isinstance(self.budget, int) else round(self.budget * len(pool))
         quotas = allocate(available, budget, share)
         rng = np.random.default_rng(self.seed)
         chosen: set[int] = set()

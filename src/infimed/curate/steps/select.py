@@ -1,6 +1,8 @@
 """Step ``select``: keep a diverse, balanced, high-quality subset under a budget; the rest -> ``not_selected``.
 
-The budget (``budget``: a count > 1, or a fraction of the pool in (0, 1]) is split over strata (``stratify``
+The budget (``budget``: a count, a whole number >= 1, or a fraction of the pool in (0, 1] written with a
+decimal point or as a percentage; see ``curate.config.parse_budget``; a count above the pool keeps the whole
+pool and the report says ``clamped_to_pool``) is split over strata (``stratify``
 fields, default modality x task): equal shares level by level (``balance="equal"``, the default: equal per
 modality, then equal per task within each modality, capped by supply), the pool's own proportions
 (``"proportional"``) or explicit ``targets`` ({"ct/counting": 2.0, ...}; strata left out get nothing). Within a stratum,
@@ -33,6 +35,7 @@ import numpy as np
 
 from infimed.curate import select as algorithms
 from infimed.curate.base import STEPS, Drop, keep_chosen
+from infimed.curate.config import parse_budget
 from infimed.curate.embed import THUMB, embed_texts, sample_image_stats
 from infimed.privacy.text import KINDS
 from infimed.schema import Sample
@@ -102,7 +105,7 @@ class SelectStep:
     def __init__(
         self,
         *,
-        budget: float,
+        budget: int | float | str,
         method: str = "kcenter",
         stratify: list[str] | None = None,
         balance: str = "equal",
@@ -118,8 +121,10 @@ class SelectStep:
             raise ValueError(f"select: method must be one of {', '.join(METHODS)}, got {method!r}")
         if balance not in ("equal", "proportional"):
             raise ValueError(f"select: balance must be 'equal' or 'proportional', got {balance!r}")
-        if budget <= 0:
-            raise ValueError(f"select: budget must be > 0 (a count, or a fraction < 1), got {budget}")
+        try:
+            budget = parse_budget(budget)
+        except ValueError as exc:
+            raise ValueError(f"select: {exc}") from None
         self.budget, self.method, self.balance, self.targets = budget, method, balance, targets
         self.stratify = ["modality", "task"] if stratify is None else list(stratify)
         if not 0.0 < image_reuse_weight <= 1.0:
@@ -132,10 +137,19 @@ class SelectStep:
         self.summary: dict[str, Any] = {}
 
     def n_budget(self, n: int) -> int:
-        return min(n, round(self.budget * n) if self.budget <= 1 else int(self.budget))
+        """Samples the budget asks for out of ``n``: a count (more than the pool keeps it all, and the report
+        says so), or a fraction of the pool that must come to at least one sample."""
+        if isinstance(self.budget, int):
+            return min(n, self.budget)
+        k = round(self.budget * n)
+        if k == 0 and n > 0:
+            raise ValueError(f"select: budget {self.budget:g} of the {n} samples left is 0 samples; "
+                             "give a larger fraction or a count")
+        return k
 
     def choose(self, pool: list[Sample]) -> set[int]:
         k = self.n_budget(len(pool))
+        clamped = isinstance(self.budget, int) and self.budget > len(pool)
         groups: dict[str, list[int]] = defaultdict(list)
         for i, s in enumerate(pool):
             groups["/".join(stratum(s, self.stratify))].append(i)
@@ -179,6 +193,7 @@ class SelectStep:
             used.update(image_of[int(i)] for i in idx[picked] if image_of[int(i)] is not None)  # type: ignore[misc]
         self.summary = {
             "method": self.method, "budget": k, "selected": len(chosen), "pool": len(pool),
+            "requested": self.budget, "clamped_to_pool": clamped,
             "by_stratum": {g: {"available": available[g], "quota": quotas.get(g, 0),
                                "selected": sum(1 for i in groups[g] if i in chosen)} for g in sorted(groups)},
             "selected_by_modality": dict(Counter(str(pool[i].modality) for i in chosen).most_common()),
