@@ -74,3 +74,20 @@ def test_context_and_shape_alone_find_unlisted_names():
 )
 def test_eponyms_anatomy_and_institutions_are_not_names(text):
     assert not names(text)
+
+
+def test_every_phantom_patient_name_is_scrubbed_in_every_template():
+    """The phantom's PHI defects (infimed.data.defects) are names of many cultures; all must be caught."""
+    from infimed.data.defects import DOCTOR_NAMES, PATIENT_NAMES, PHI_TEMPLATES
+    from infimed.privacy.text import Deidentifier
+
+    deid = Deidentifier()
+    for template in PHI_TEMPLATES:
+        for i, name in enumerate(PATIENT_NAMES):
+            doctor = DOCTOR_NAMES[i % len(DOCTOR_NAMES)]
+            text = template.format(name=name, mrn="4417821", date="03/11/1961", phone="555-201-0042",
+                                   doctor=doctor, question="Is there a lesion in the left lung?")
+            out = deid.scrub(text).text
+            leaked = [w for w in (*name.split(), *doctor.split()) if w in out and w not in ("de", "van", "der", "binti")]
+            assert not leaked, (text, out)
+            assert out.endswith("Is there a lesion in the left lung?") or "Is there a lesion in the left lung?" in out

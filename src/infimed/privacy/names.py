@@ -68,7 +68,7 @@ CUE = re.compile(
 )
 # What follows a person's name in a clinical sentence ("X presented", "X, 58,", "X's MRI", "X (age 34)").
 PERSON_AFTER = re.compile(
-    r"^(?:['’]s\s+\p{L}|,\s*(?:\d{1,3}\b|aged?\b|an?\s)|\s*\((?:age|aged|\d)|\s+(?:presented|presents|reports|"
+    r"^(?:['’]s\s+\p{L}|,\s*(?:\d{1,3}\b|aged?\b|an?\s)|\s*\((?:age|aged|\d|MRN|DOB|ID|born|b\.)|\s+(?:presented|presents|reports|"
     r"reported|complains|complained|was|is|has|had|attended|attends|denies|denied|underwent|undergoes|states|"
     r"stated|developed|describes|returned|returns|arrived|remains|required|requires|received|declined|refused|"
     r"agreed|consented|needs|will|came|comes|went|tolerated|died|recalls|notes|noticed|felt|feels|says|said|"
@@ -249,7 +249,7 @@ def _run(text: str, pos: int, *, cued: bool) -> tuple[int, int] | None:
         j = 0
         while j < len(rest) and rest[j].text.lower() in PARTICLES:
             j += 1  # "van der Berg", "de la Cruz", "bin Salman"
-        if word.lower() in PARTICLES and end is not None and j < len(rest) \
+        if word.lower() in PARTICLES and (end is not None or cued) and j < len(rest) \
                 and _name_shaped(rest[j].text, cued=cued, inner=True):
             continue
         break
@@ -266,12 +266,24 @@ def _is_eponym_use(text: str, end: int) -> bool:
     return bool(DISEASE_NOUN.match(text[end:]))
 
 
+# A name written in Han or Hangul inside Latin text after a cue or "for" ("Patient 山田太郎", "for 김민준").
+_CJK_IN_LATIN = re.compile(rf"(?:{CJK}{{1,4}}[ 　]{CJK}{{1,3}}|{CJK}{{2,4}}|{HANGUL}{{2,4}})(?![\p{{Han}}\p{{Hangul}}])")
+_FOR = re.compile(r"(?<![\p{L}])(?i:for|of)\s+")
+
+
 def _latin_cued(text: str) -> list[NameSpan]:
     out: list[NameSpan] = []
+    has_cjk = bool(re.search(rf"{CJK}|{HANGUL}", text))
     for m in CUE.finditer(text):
         span = _run(text, m.end(), cued=True)
         if span and not _is_eponym_use(text, span[1]):
             out.append(NameSpan(span[0], span[1], text[span[0]:span[1]], True))
+        elif has_cjk and (cjk := _CJK_IN_LATIN.match(text, m.end())):
+            out.append(NameSpan(cjk.start(), cjk.end(), cjk.group(0), True))
+    if has_cjk:
+        for m in _FOR.finditer(text):
+            if cjk := _CJK_IN_LATIN.match(text, m.end()):
+                out.append(NameSpan(cjk.start(), cjk.end(), cjk.group(0), True))
     return out
 
 
