@@ -26,3 +26,8 @@ def test_card_states_what_deid_found_and_the_scrubbers_measured_figures():
 
 def test_no_deid_section_without_the_stage():
     assert "De-identification" not in render_card(result([stage("read")]), CardStats())
+
+
+def test_card_gives_the_blind_figure_on_hard_cases():
+    card = render_card(result([stage("deidentify")]), CardStats())
+    assert f"blind recall {MEASURED['stress_blind_identifier_recall']:.3f}" in card

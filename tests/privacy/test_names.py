@@ -49,6 +49,22 @@ def test_cjk_names_after_a_cue_or_before_an_honorific(text, expected):
     assert names(text) == {expected}
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("seen by dr. okafor in clinic today.", {"okafor"}),  # lower case: after a cue, when listed
+        ("CC: Oyelade, Fukuyama, Rahimi.", {"Oyelade", "Fukuyama", "Rahimi"}),  # a list after a cue
+        ("Images from Dong-hyun Shim were compared.", {"Dong-hyun Shim"}),  # weak cue, two name words
+        ("Пациент Иванов Сергей поступил с болью в груди.", {"Иванов Сергей"}),
+        ("المريض أحمد محمد يعاني من ألم في الصدر.", {"أحمد محمد"}),
+        ("मरीज़ राजेश कुमार को बुखार है।", {"राजेश कुमार"}),
+        ("担当医は木村拓也です。", {"木村拓也"}),
+    ],
+)
+def test_lower_case_lists_and_other_scripts(text, expected):
+    assert expected <= names(text)
+
+
 def test_role_words_are_not_cjk_names():
     assert names("主治医师：赵建国") == {"赵建国"}
 

@@ -131,7 +131,9 @@ def deid_section(result: dict[str, Any]) -> list[str]:
         f"upper bounds. On held-out sentences ({M['held_out']}) measured once before the last fixes: identifier "
         f"recall {M['held_out_blind_identifier_recall']:.3f}, span precision "
         f"{M['held_out_blind_span_precision']:.3f}, clinical terms kept {M['held_out_blind_clinical_terms_kept']:.3f} "
-        f"(after the fixes: recall {M['held_out_identifier_recall']:.3f}). Missed by design: a lone given name "
+        f"(after the fixes: recall {M['held_out_identifier_recall']:.3f}); on hard cases ({M['stress']}) blind "
+        f"recall {M['stress_blind_identifier_recall']:.3f} and precision {M['stress_blind_span_precision']:.3f} "
+        f"(after the fixes: recall {M['stress_identifier_recall']:.3f}). Missed by design: a lone given name "
         "that no list holds, with no cue and no name position around it.",
     ]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import regex as re
 
 RECORD_CUES = (
-    r"mrn|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #| id)?|patient(?: id| number| no\.?| #)?|"
+    r"mrn|mr ?#|mr no\.?|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #| id)?|patient(?: id| number| no\.?| #)?|"
     r"hospital(?: number| no\.?| id)|chart(?: number| no\.?| #)?|nhs(?: number| no\.?)?|chi(?: number)?|"
     r"health (?:card|plan)(?: number| no\.?| id)?|unit number|ur number|urn|hn|"
     r"病历号|病案号|住院号|门诊号|患者id|患者号|就诊号|カルテ番号|患者番号|患者id|診察券番号|"
@@ -53,7 +53,8 @@ CLINICAL = re.compile(
     r"[pcyr]?T[0-4xis][a-d]?(?:N[0-3x][a-c]?)?(?:M[01x][a-c]?)?"  # TNM staging
     r"|[CTLS]\d{1,2}(?:[-/][CTLS]?\d{1,2})*"  # vertebral levels C5-C6, L4/L5, S1
     r"|[A-Z]{1,2}\d{1,2}(?:[-/][A-Z]{1,2}\d{1,2})+|aV[RLF]"  # ranges of levels and leads: T11-L1, V1-V2
-    r"|CHA2DS2-VASc|CHADS2|NT-proBNP|KRAS|G12[CDV]|V600E|T790M|EGFR|IDH[12]|Tc-99m|\d{2,3}(?:Ga|Tc|F|I|Lu)-?[A-Z]*"
+    r"|NCT\d{8}|ISRCTN\d{8}|EudraCT|"  # public trial registrations, not patients
+    r"CHA2DS2-VASc|CHADS2|NT-proBNP|KRAS|G12[CDV]|V600E|T790M|EGFR|IDH[12]|Tc-99m|\d{2,3}(?:Ga|Tc|F|I|Lu)-?[A-Z]*"
     r"|T[12](?:-weighted|w)?|\d(?:\.\d)?T|\d+(?:\.\d+)?(?:mm|cm|ml|mg|kg|g|l|mmol|mcg|ug|mg/dl|mmhg|s|ms|min|h|hr|mm3)"
     r"|H\d+N\d+|CD\d{1,3}[a-z]?|HbA1c|IgG\d|IgA\d?|G6PD|BRCA[12]|HER[1-4]|CA-?\d{2,3}(?:-\d)?|"
     r"PD-?L?1|Ki-?67|HLA-[A-Z]{1,3}\d{1,4}|COVID-19|SARS-CoV-2|ICD-\d{1,2}(?:-[A-Z]{2})?|"
@@ -90,6 +91,8 @@ def looks_like_id(token: str) -> bool:
     if letters and digits >= 5:
         return True
     if letters and _alternations(token) >= 3 and len(token) >= 5:
+        return True
+    if re.fullmatch(r"[12](?:\.\d+){5,}", token):  # a DICOM UID ("1.2.840.113619...") names one study
         return True
     return bool(re.fullmatch(r"\d{2,}(?:-\d{2,})+-[A-Z]", token))
 

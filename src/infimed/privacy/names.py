@@ -72,7 +72,24 @@ PERSON_AFTER = re.compile(
     r"reported|complains|complained|was|is|has|had|attended|attends|denies|denied|underwent|undergoes|states|"
     r"stated|developed|describes|returned|returns|arrived|remains|required|requires|received|declined|refused|"
     r"agreed|consented|needs|will|came|comes|went|tolerated|died|recalls|notes|noticed|felt|feels|says|said|"
-    r"lives|works|smokes|drinks|takes|took)\b)"
+    r"lives|works|smokes|drinks|takes|took|fell|collapsed|fainted|sustained|suffered|started|stopped|"
+    r"continues|continued|were|are|walked|woke|became|vomited|responded|improved|deteriorated)\b)"
+)
+# Weak cues: a name of two or more words that passes the shape guards may follow ("Images from X Y").
+WEAK_CUE = re.compile(r"(?<![\p{L}])(?i:from|of|for|with|by|and|according to|at the request of)\s+")
+# Between the names of a list ("CC: A, B and C").
+LIST_SEP = re.compile(r"\s*(?:,\s*(?:and\s+|&\s+)?|\s+and\s+|\s*&\s*|;\s*)")
+# Scripts without letter case: a cue, then the next one or two words (Arabic, Hebrew, Devanagari, Tamil...).
+_UNCASED = r"[\p{Arabic}\p{Hebrew}\p{Devanagari}\p{Bengali}\p{Tamil}\p{Telugu}\p{Gurmukhi}\p{Thai}\p{M}]"
+UNCASED_CUE = re.compile(
+    r"(?<![\p{L}])(?:المريضة|المريض|الدكتورة|الدكتور|السيدة|السيد|الاسم|اسم المريض|د\.|"
+    r"मरीज़|मरीज|रोगी|डॉ\.?|डॉक्टर|नाम|श्रीमती|श्री|நோயாளி|பெயர்|டாக்டர்|חולה|ד\"ר|שם)\s*[:：]?\s*"
+)
+UNCASED_NAME = re.compile(rf"{_UNCASED}+(?:\s{_UNCASED}+)?")
+# Cues in Cyrillic (names themselves are cased and follow the Latin rules).
+CYRILLIC_CUE = re.compile(
+    r"(?<![\p{L}])(?i:пациентка|пациент|больная|больной|врач|доктор|д-р|фио|гражданин|гражданка|пацієнт|пацієнтка|"
+    r"лікар)\.?[\s:]*"
 )
 # Word endings of clinical vocabulary: such a word never makes a name by shape alone ("Aortic Stenosis was").
 CLINICAL_ENDING = re.compile(
@@ -96,6 +113,7 @@ DISEASE_NOUN = re.compile(
     r"artery|vein|ligament|membrane|organ|sinus|valve|effect|index|coma|pattern|dysplasia|"
     r"hospital|clinic|centre|center|university|institute|infirmary|foundation|trust|medical)\b"
 )
+NEAR_DISEASE = re.compile(r"(?i:\b(?:disease|syndrome|signs?|sarcoma|lymphoma|tumou?r|palsy|fracture|test|score)\b)")
 # Capitalised words that are not names even when a cue precedes them ("Patient History", "Dr. Note").
 _NOT_NAMES = (
     "The A An This That These Those His Her Their Our Your My History Presents Presented Is Was Has Had "
@@ -118,13 +136,16 @@ _NOT_NAMES = (
     "One Two Three Four Five Six Seven Eight Nine Ten Dear Sir Madam Mother Father Son Daughter Wife "
     "Husband Brother Sister Partner Nurse Consultant Registrar Resident Fellow Radiologist Attending "
     "Physician Surgeon Sonographer Referred Seen Reviewed Discussed Spoke Informed Contact Contacted "
-    "Kaiser Medicare Medicaid NHS Street Road Avenue Lane City County State Province Region Hong Kong"
+    "Kaiser Medicare Medicaid NHS Street Road Avenue Lane City County State Province Region Hong Kong "
+    "MRN DOB SSN NHS UHID PID EMR EHR ICD SNOMED LOINC DICOM PACS RIS HIS Safety Incident Reported Outcome "
+    "Outcomes Experience Care Portal Transport Education Advocacy Liaison Services Service Pathway Journey "
+    "Records Registry Cohort Group Population Protocol Trial Consent Form"
 )
 NOT_NAMES = frozenset(_NOT_NAMES.split())
 # CJK cues before a name (a label or a role) and honorifics after one.
 CJK_BEFORE = re.compile(
     r"(?:患者姓名|患者名|患者氏名|患者|病人|姓名|氏名|名前|お名前|主治医师|主治医師|主治医|担当医|"
-    r"환자명|환자|이름|성명|담당의|담당 의사|보호자|주치의)\s*[:：]?\s*"
+    r"환자명|환자|이름|성명|담당의|담당 의사|보호자|주치의)\s*[:：はがの]?\s*"
 )
 CJK_AFTER = r"(?:様|さま|さん|君|くん|ちゃん|先生|氏|医生|医师|大夫|女士|先生|护士|님|씨|선생님|환자|교수님)"
 # Characters that end a Chinese/Japanese name run: punctuation, grammatical particles, common verbs.
@@ -186,8 +207,9 @@ def _name_shaped(word: str, *, cued: bool, inner: bool = False) -> bool:
     for prefix in _PREFIXES:  # "al-Hakim", "d'Almeida"
         if low.startswith(prefix) and len(word) > len(prefix) and word[len(prefix)].isupper():
             return True
-    if not word[0].isupper():
-        return False
+    if not word[0].isupper():  # "seen by dr. okafor": a lower-case name only after a cue, and only when listed
+        cap = word.capitalize()
+        return cued and _listed(cap) and cap not in NOT_NAMES and low not in CUE_WORDS and low not in PARTICLES
     if word.isupper():  # "TANAKA Hiroshi": an upper-case family name after a cue or when listed
         return (cued and len(word) >= 3) or _listed(word)
     return True
@@ -206,7 +228,8 @@ _GAP = re.compile(r"[ \t\u00a0]{1,2}")
 _INSTITUTION = (
     "Hospital Hospitals Infirmary Clinic Clinics Centre Center University College Institute Foundation Trust "
     "Health Healthcare Medical Teaching General Memorial Children's Hospice Practice Surgery Laboratory "
-    "Laboratories Pharmacy Ward Unit Department School Faculty Society Association Council Ministry"
+    "Laboratories Pharmacy Ward Unit Department School Faculty Society Association Council Ministry "
+    "Street Road Avenue Lane Square Building"
 )
 INSTITUTION = frozenset(_INSTITUTION.split())
 
@@ -276,6 +299,9 @@ def _latin_cued(text: str) -> list[NameSpan]:
     has_cjk = bool(re.search(rf"{CJK}|{HANGUL}", text))
     for m in CUE.finditer(text):
         span = _run(text, m.end(), cued=True)
+        first = WORD.match(text, span[0]) if span else None
+        if first and CLINICAL_ENDING.search(_bare(first.group(0))) and not _listed(first.group(0)):
+            span = None  # "Patient Safety Incident", "Patient Reported Outcome"
         if span and not _is_eponym_use(text, span[1]):
             out.append(NameSpan(span[0], span[1], text[span[0]:span[1]], True))
         elif has_cjk and (cjk := _CJK_IN_LATIN.match(text, m.end())):
@@ -310,6 +336,9 @@ def _latin_listed(text: str) -> list[NameSpan]:
             continue
         if _is_eponym_use(text, span[1]):
             continue
+        if any(w in guard for w in names) and not role and NEAR_DISEASE.search(text[span[1]:span[1] + 40]) \
+                and not any(w in first_names() for w in names if w not in guard):
+            continue  # "Grey Turner and Cullen signs": an eponym, no given name beside it, a disease noun near
         if len(names) == 1 and not role:  # a single word: not an eponym, not a short common word
             word = names[0]
             if word in guard or len(word) < 3:
@@ -371,16 +400,68 @@ def _cjk(text: str) -> list[NameSpan]:
     return out
 
 
+def _weak_cued(text: str) -> list[NameSpan]:
+    """Two or more name-shaped words after "from", "of", "for", "with"... that pass the shape guards."""
+    guard = eponyms()
+    out: list[NameSpan] = []
+    for m in WEAK_CUE.finditer(text):
+        span = _run(text, m.end(), cued=False)
+        if not span or _is_eponym_use(text, span[1]):
+            continue
+        names = [_bare(w) for w in WORD.findall(text[span[0]:span[1]]) if w.lower() not in PARTICLES]
+        if len(names) >= 2 and not any(w in guard or w.isupper() or CLINICAL_ENDING.search(w) for w in names):
+            out.append(NameSpan(span[0], span[1], text[span[0]:span[1]], False))
+    return out
+
+
+def _chained(text: str, spans: list[NameSpan]) -> list[NameSpan]:
+    """Names listed after a found name ("CC: Oyelade, Fukuyama, Rahimi"): each must look like a name."""
+    guard = eponyms()
+    out: list[NameSpan] = []
+    todo = list(spans)
+    seen = {s.start for s in spans}
+    while todo:
+        prev = todo.pop()
+        sep = LIST_SEP.match(text, prev.end)
+        if not sep:
+            continue
+        span = _run(text, sep.end(), cued=False)
+        if not span or span[0] in seen or _is_eponym_use(text, span[1]):
+            continue
+        words = [_bare(w) for w in WORD.findall(text[span[0]:span[1]])]
+        if any(w in guard or CLINICAL_ENDING.search(w) for w in words if not _listed(w)):
+            continue
+        seen.add(span[0])
+        nxt = NameSpan(span[0], span[1], text[span[0]:span[1]], prev.cued)
+        out.append(nxt)
+        todo.append(nxt)
+    return out
+
+
+def _other_scripts(text: str) -> list[NameSpan]:
+    out: list[NameSpan] = []
+    for m in UNCASED_CUE.finditer(text):
+        if name := UNCASED_NAME.match(text, m.end()):
+            out.append(NameSpan(name.start(), name.end(), name.group(0), True))
+    for m in CYRILLIC_CUE.finditer(text):
+        span = _run(text, m.end(), cued=True)
+        if span:
+            out.append(NameSpan(span[0], span[1], text[span[0]:span[1]], True))
+    return out
+
+
 def find_names(text: str, *, lists: bool = True) -> list[NameSpan]:
     """Every person-name span in ``text``, cued spans first; overlapping spans are merged by the caller.
 
     ``lists=False`` uses context and shape only (what the bench reports as the list-free lower bound).
     """
-    out = _latin_cued(text) + _latin_positional(text)
+    out = _latin_cued(text) + _latin_positional(text) + _weak_cued(text)
     out += _latin_listed(text) if lists else _latin_listed_roles(text)
     if re.search(rf"{CJK}|{HANGUL}", text):
         out += _cjk(text)
-    return out
+    if not text.isascii():
+        out += _other_scripts(text)
+    return out + _chained(text, out)
 
 
 def _latin_listed_roles(text: str) -> list[NameSpan]:

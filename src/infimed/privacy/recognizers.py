@@ -39,6 +39,7 @@ def pattern_recognizers() -> list[PatternRecognizer]:
              r"\s*[:#]?\s*)\+?[\d][\d\s().-]{6,}\d", 0.85),
             (r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}\b", 0.7),  # international: +234 803 555 0142
             (r"(?<![\w.])0\d{2,4}[\s-]\d{3,4}[\s-]?\d{3,4}\b", 0.6),  # national trunk prefix: 0161 496 0732
+            (r"(?<![\w.])\(0\d{1,4}\)\s?\d{3,4}[\s-]?\d{3,4}\b", 0.7),  # (020) 7946 0018
         ]),
         _patterns("DATE", [
             (rf"\b{MONTH}\.?\s+{DAY},?\s+{YEAR}\b", 0.8),
