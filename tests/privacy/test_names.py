@@ -86,6 +86,11 @@ def test_context_and_shape_alone_find_unlisted_names():
         "Transferred to Royal Infirmary for review.",
         "CHA2DS2-VASc score of 4.",
         "Cushing's triad and Wolff-Parkinson-White pattern.",
+        "Results of Complete Blood Count and Basic Metabolic Panel; History of Diabetes Mellitus.",
+        "Discussed with Tumour Board; Patient Jones Criteria; The Ann Arbor staging is IIA.",
+        "Sister Mary Joseph nodule; Bence Jones protein; Grey Turner and Cullen signs absent.",
+        "Performed on Siemens Somatom Force; scanned with Philips Ingenia 3T.",
+        "Patient Safety Incident reported; referred to Great Ormond Street.",
     ],
 )
 def test_eponyms_anatomy_and_institutions_are_not_names(text):

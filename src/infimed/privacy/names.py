@@ -76,7 +76,7 @@ PERSON_AFTER = re.compile(
     r"continues|continued|were|are|walked|woke|became|vomited|responded|improved|deteriorated)\b)"
 )
 # Weak cues: a name of two or more words that passes the shape guards may follow ("Images from X Y").
-WEAK_CUE = re.compile(r"(?<![\p{L}])(?i:from|of|for|with|by|and|according to|at the request of)\s+")
+WEAK_CUE = re.compile(r"(?<![\p{L}])(?i:from|according to|at the request of|on behalf of)\s+")
 # Between the names of a list ("CC: A, B and C").
 LIST_SEP = re.compile(r"\s*(?:,\s*(?:and\s+|&\s+)?|\s+and\s+|\s*&\s*|;\s*)")
 # Scripts without letter case: a cue, then the next one or two words (Arabic, Hebrew, Devanagari, Tamil...).
@@ -103,17 +103,19 @@ ROLE_AFTER = re.compile(
     r"(?i:consultant|registrar|resident|fellow|radiologist|sonographer|nurse|gp|surgeon|physician|"
     r"doctor|midwife|intern))\b"
 )
-DISEASE_NOUN = re.compile(
-    r"^(?:['’]s)?\s*-?\s*(?i:disease|syndrome|lymphoma|sarcoma|tumou?r|sign|signs|fracture|palsy|phenomenon|"
-    r"test|classification|criteria|score|scale|grade|stage|type|triad|reflex|node|nodes|esophagus|oesophagus|"
-    r"ulcer|cyst|aneurysm|diverticulum|anomaly|disorder|dystrophy|thyroiditis|encephalopathy|arteritis|"
-    r"malformation|circle|area|law|cell|cells|maneuver|manoeuvre|procedure|operation|repair|shunt|"
-    r"ring|lines?|lesion|contracture|deficiency|dementia|fossa|pouch|ampulla|tube|tendon|units?|"
+_DISEASE_WORDS = (
+    r"disease|syndrome|lymphoma|sarcoma|tumou?r|sign|signs|fracture|palsy|phenomenon|"
+    r"test|classification|criteria|score|scale|grade|stage|staging|type|triad|reflex|node|nodes|nodule|esophagus|"
+    r"oesophagus|ulcer|cyst|aneurysm|diverticulum|anomaly|disorder|dystrophy|thyroiditis|encephalopathy|arteritis|"
+    r"malformation|circle|area|law|cell|cells|maneuver|manoeuvre|procedure|operation|repair|shunt|protein|"
+    r"ring|lines?|lesion|injury|contracture|deficiency|dementia|fossa|pouch|ampulla|tube|tendon|units?|"
     r"formula|method|technique|position|view|angle|triangle|canal|duct|space|gland|body|bodies|nerve|"
-    r"artery|vein|ligament|membrane|organ|sinus|valve|effect|index|coma|pattern|dysplasia|"
-    r"hospital|clinic|centre|center|university|institute|infirmary|foundation|trust|medical)\b"
+    r"artery|vein|ligament|membrane|organ|sinus|valve|effect|index|coma|pattern|dysplasia|panel|count|"
+    r"mellitus|insipidus|board|hospital|clinic|centre|center|university|institute|infirmary|foundation|trust|medical"
 )
-NEAR_DISEASE = re.compile(r"(?i:\b(?:disease|syndrome|signs?|sarcoma|lymphoma|tumou?r|palsy|fracture|test|score)\b)")
+DISEASE_NOUN = re.compile(rf"^(?:['’]s)?\s*-?\s*(?i:{_DISEASE_WORDS})\b")
+DISEASE_WORD = re.compile(rf"(?i:{_DISEASE_WORDS})")
+NEAR_DISEASE = re.compile(rf"(?i:\b(?:{_DISEASE_WORDS})\b)")
 # Capitalised words that are not names even when a cue precedes them ("Patient History", "Dr. Note").
 _NOT_NAMES = (
     "The A An This That These Those His Her Their Our Your My History Presents Presented Is Was Has Had "
@@ -139,7 +141,9 @@ _NOT_NAMES = (
     "Kaiser Medicare Medicaid NHS Street Road Avenue Lane City County State Province Region Hong Kong "
     "MRN DOB SSN NHS UHID PID EMR EHR ICD SNOMED LOINC DICOM PACS RIS HIS Safety Incident Reported Outcome "
     "Outcomes Experience Care Portal Transport Education Advocacy Liaison Services Service Pathway Journey "
-    "Records Registry Cohort Group Population Protocol Trial Consent Form"
+    "Records Registry Cohort Group Population Protocol Trial Consent Form "
+    "Siemens Philips GE Canon Toshiba Hitachi Fujifilm Hologic Medtronic Abbott Roche Agfa Carestream Samsung "
+    "Mindray Esaote Varian Elekta Somatom Magnetom Ingenia Revolution Aquilion Discovery Signa Vida"
 )
 NOT_NAMES = frozenset(_NOT_NAMES.split())
 # CJK cues before a name (a label or a role) and honorifics after one.
@@ -280,6 +284,8 @@ def _run(text: str, pos: int, *, cued: bool) -> tuple[int, int] | None:
         return None
     if any(t.text in INSTITUTION for t in toks[: k + 1]):
         return None
+    if any(DISEASE_WORD.fullmatch(_bare(t.text)) for t in toks[1: k + 1] if t.start < end):
+        return None  # "Jones Criteria", "Tumour Board": a named thing, not a person
     if _bare(toks[0].text) in NOT_NAMES and n_names < 2:
         return None
     return pos, end
