@@ -91,6 +91,7 @@ def test_context_and_shape_alone_find_unlisted_names():
         "Sister Mary Joseph nodule; Bence Jones protein; Grey Turner and Cullen signs absent.",
         "Performed on Siemens Somatom Force; scanned with Philips Ingenia 3T.",
         "Patient Safety Incident reported; referred to Great Ormond Street.",
+        "Green sputum. Young adult with Moon facies. Wood lamp examination. Rose spots on the trunk.",
     ],
 )
 def test_eponyms_anatomy_and_institutions_are_not_names(text):

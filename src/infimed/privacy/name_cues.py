@@ -31,7 +31,8 @@ _TITLES = (
 )
 # Roles and relations after which a name follows ("seen by X", "son of X", "discussed with X").
 _ROLES = (
-    r"patient|pt|pts|name|named|called|full name|patient name|"
+    r"patient|pt|pts|name|named|called|full name|patient name|surname|family name|last name|first name|"
+    r"given name|forename|middle name|maiden name|"
     r"seen by|referred by|referral from|attending|attending physician|physician|surgeon|radiologist|"
     r"sonographer|radiographer|nurse|midwife|clinician|lead clinician|consultant|registrar|resident|fellow|"
     r"intern|gp|pharmacist|physiotherapist|technician|technologist|anaesthetist|anesthetist|oncologist|"

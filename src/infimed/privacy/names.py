@@ -230,10 +230,10 @@ def _latin_listed(text: str) -> list[NameSpan]:
         if any(w in guard for w in names) and not role and NEAR_DISEASE.search(text[span[1]:span[1] + 40]) \
                 and not any(w in first_names() for w in names if w not in guard):
             continue  # "Grey Turner and Cullen signs": an eponym, no given name beside it, a disease noun near
-        if len(names) == 1 and not role:  # a single word: not an eponym, not a short common word
+        if len(names) == 1 and not role:  # a single word: no eponym or short word, and a person's predicate
             word = names[0]
-            if word in guard or len(word) < 3:
-                continue
+            if word in guard or len(word) < 3 or not PERSON_AFTER.match(text[span[1]:]):
+                continue  # "Green sputum", "Young adult", "Moon facies": listed surnames used as words
         covered = span[1]
         out.append(NameSpan(span[0], span[1], text[span[0]:span[1]], role))
     return out
