@@ -1,2 +1,4 @@
-"""De-identification: offline PHI scrubbing of free text (``text``: Presidio with our recognizers, ``names``:
-cue/list-based person names) and DICOM PS3.15 Basic Profile de-identification (``dicom``)."""
+"""De-identification: offline PHI scrubbing of free text (``text``: Presidio with our recognizers; ``names``:
+person names of every culture by context, word shape and bundled lists; ``identifiers``: record numbers and
+IDs of any letter-digit shape; ``measure``: recall and clinical-term retention on annotated corpora) and
+DICOM PS3.15 de-identification (``dicom``)."""
