@@ -13,7 +13,7 @@ wrong_label        12 %   a clean record whose answer is changed in place to ano
 blank_image         3 %   a copy of a record's text with a uniform or near-uniform image
 corrupt_image       2 %   a copy of a record's text whose image file is truncated or random bytes
 phi                 5 %   a clean record whose question gains patient identifiers in place (name, MRN,
-                          date, phone number)
+                          date, phone number); names of many cultures and scripts (``PATIENT_NAMES``)
 contamination       3 %   an exact (half) or near (half) copy of a test item, put into train
 =================  =====  ==================================================================================
 
@@ -49,10 +49,18 @@ DEFECT_RATES: dict[str, float] = {
 }
 KINDS = tuple(DEFECT_RATES)
 
-FIRST_NAMES = ("John", "Maria", "Wei", "Fatima", "James", "Olga", "Carlos", "Aisha", "Peter", "Yuki",
-               "Linda", "Ahmed", "Sofia", "David", "Priya", "Michael", "Elena", "Kwame", "Anna", "Robert")
-LAST_NAMES = ("Smith", "Garcia", "Chen", "Khan", "Johnson", "Ivanova", "Lopez", "Okafor", "Muller", "Tanaka",
-              "Brown", "Hassan", "Rossi", "Miller", "Patel", "Williams", "Novak", "Mensah", "Kowalski", "Davis")
+# Patient names of many cultures, each in its own order and script (family name first where that is the
+# custom), so the pipeline's own PHI recall covers more than Anglo names; doctors get family names.
+PATIENT_NAMES = (
+    "John Smith", "Adebayo Ogunleye", "Chukwuemeka Okafor", "Abubakar Musa", "Akosua Boateng", "Wanjiru Kamau",
+    "Tesfaye Bekele", "Hiroshi Tanaka", "山田太郎", "Wang Xiaoming", "王小明", "Kim Min-jun", "김민준",
+    "Mohammed Al-Rashid", "Noor al-Hakim", "Priya Venkataraman", "Harpreet Singh Gill", "José Luis Hernández",
+    "María Fernanda Gómez", "Olga Ivanova", "Łukasz Wójcik", "Nguyễn Văn An", "Jan van der Berg",
+    "Siobhan O'Sullivan", "Ayşe Yılmaz", "Siti Nurhaliza binti Ahmad", "Sione Taufa", "Maria Garcia",
+    "Fatima Khan", "Kwame Mensah",
+)
+DOCTOR_NAMES = ("Smith", "Okonkwo", "Adeyemi", "Nakamura", "Chen", "Park", "Haddad", "Iyer", "Ruiz",
+                "Kowalski", "Nguyen", "de Vries", "Mensah", "Bello", "Müller", "Patel")
 PHI_TEMPLATES = (
     "Patient {name}, MRN {mrn}, seen {date}. {question}",
     "{question} (Pt: {name}, DOB {date}, phone {phone})",
@@ -240,11 +248,10 @@ def _corrupt_bytes(original: bytes, rng: np.random.Generator) -> tuple[bytes, st
 
 def phi_text(question: str, rng: np.random.Generator) -> str:
     """The question with patient identifiers woven in."""
-    first = FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]
-    last = LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]
-    doctor = LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]
+    name = PATIENT_NAMES[int(rng.integers(len(PATIENT_NAMES)))]
+    doctor = DOCTOR_NAMES[int(rng.integers(len(DOCTOR_NAMES)))]
     mrn = str(int(rng.integers(1_000_000, 10_000_000)))
     date = f"{int(rng.integers(1, 13)):02d}/{int(rng.integers(1, 29)):02d}/{int(rng.integers(1950, 2024))}"
     phone = f"555-{int(rng.integers(200, 1000))}-{int(rng.integers(0, 10000)):04d}"
     template = PHI_TEMPLATES[int(rng.integers(len(PHI_TEMPLATES)))]
-    return template.format(name=f"{first} {last}", mrn=mrn, date=date, phone=phone, doctor=doctor, question=question)
+    return template.format(name=name, mrn=mrn, date=date, phone=phone, doctor=doctor, question=question)

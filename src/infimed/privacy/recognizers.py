@@ -10,6 +10,7 @@ from typing import Any
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
+from infimed.privacy.identifiers import find_ids
 from infimed.privacy.names import find_names
 
 MONTH = (
@@ -18,12 +19,6 @@ MONTH = (
 )
 DAY = r"(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 YEAR = r"(?:1[89]\d\d|20\d\d)"
-RECORD_CUE = (
-    r"(?:mrn|medical record(?: number| no\.?| #)?|record(?: number| no\.?| #)|patient id|patient number|"
-    r"hospital(?: number| no\.?| id)|chart(?: number| no\.?)|accession(?: number| no\.?| #)?|"
-    r"account(?: number| no\.?| #)?|health plan(?: number| id)?|member id|insurance id|case(?: number| no\.?)|"
-    r"encounter(?: number| id)|visit(?: number| id)|license(?: number| no\.?)?|device (?:serial|id))"
-)
 
 
 def _patterns(kind: str, items: list[tuple[str, float]]) -> PatternRecognizer:
@@ -36,13 +31,15 @@ def _patterns(kind: str, items: list[tuple[str, float]]) -> PatternRecognizer:
 
 def pattern_recognizers() -> list[PatternRecognizer]:
     return [
-        _patterns("MRN", [(rf"(?<=\b{RECORD_CUE}\s*(?:[:#=]|is)?\s*)[A-Z]{{0,4}}-?\d[\dA-Z-]{{3,}}\b", 0.9)]),
         _patterns("SSN", [(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b", 0.85),
                           (r"(?<=\b(?:ssn|social security(?: number| no\.?)?)\s*[:#]?\s*)\d{9}\b", 0.85)]),
         _patterns("PHONE", [
             (r"(?<![\w.])(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b", 0.75),
-            (r"(?<=\b(?:phone|tel|telephone|fax|cell|mobile|pager|call)\s*(?:no\.?|number|#)?\s*[:#]?\s*)"
-             r"\+?[\d][\d\s().-]{6,}\d", 0.85),
+            (r"(?<=\b(?:phone|tel|telephone|fax|cell|mobile|pager|call|whatsapp|contact)\s*(?:no\.?|number|#)?"
+             r"\s*[:#]?\s*)\+?[\d][\d\s().-]{6,}\d", 0.85),
+            (r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}\b", 0.7),  # international: +234 803 555 0142
+            (r"(?<![\w.])0\d{2,4}[\s-]\d{3,4}[\s-]?\d{3,4}\b", 0.6),  # national trunk prefix: 0161 496 0732
+            (r"(?<![\w.])\(0\d{1,4}\)\s?\d{3,4}[\s-]?\d{3,4}\b", 0.7),  # (020) 7946 0018
         ]),
         _patterns("DATE", [
             (rf"\b{MONTH}\.?\s+{DAY},?\s+{YEAR}\b", 0.8),
@@ -67,14 +64,15 @@ def pattern_recognizers() -> list[PatternRecognizer]:
             (r"(?<=\b(?:zip(?: code)?|postal code)\s*[:#]?\s*)\d{5}(?:-\d{4})?\b", 0.8),
         ]),
         _patterns("EMAIL", [(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b", 0.85)]),
-        _patterns("ID", [(r"\b\d{7,}\b", 0.4), (r"\b[A-Z]{1,3}\d{6,}\b", 0.45)]),
+        _patterns("ID", [(r"\b\d{7,}\b", 0.4)]),
     ]
 
 
 class NameRecognizer(EntityRecognizer):
     """Adapter from ``infimed.privacy.names.find_names`` to Presidio's recognizer interface."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lists: bool = True) -> None:
+        self.lists = lists
         super().__init__(supported_entities=["NAME"], name="infimed_names", supported_language="en")
 
     def load(self) -> None:  # nothing to load: lists are read lazily
@@ -82,7 +80,24 @@ class NameRecognizer(EntityRecognizer):
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
         return [
-            RecognizerResult("NAME", s.start, s.end, 0.9 if s.cued else 0.7) for s in find_names(text)
+            RecognizerResult("NAME", s.start, s.end, 0.9 if s.cued else 0.7)
+            for s in find_names(text, lists=self.lists)
+        ]
+
+
+class IdentifierRecognizer(EntityRecognizer):
+    """Adapter from ``infimed.privacy.identifiers.find_ids``: record numbers (``MRN``) and other ``ID``s."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["MRN", "ID"], name="infimed_ids", supported_language="en")
+
+    def load(self) -> None:
+        return None
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None) -> list[RecognizerResult]:
+        return [
+            RecognizerResult(s.kind, s.start, s.end, 0.9 if s.cued else 0.6)
+            for s in find_ids(text) if s.kind in entities
         ]
 
 
