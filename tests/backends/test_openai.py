@@ -378,6 +378,7 @@ def test_http2_is_used_over_https_when_h2_is_installed(tmp_path: Path, monkeypat
     cert, key = self_signed(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     assert OpenAIClient("https://h/v1", "m").http2 and not OpenAIClient("https://h/v1", "m", http2=False).http2
+    assert not OpenAIClient("http://h/v1", "m").http2  # cleartext HTTP/2 needs prior knowledge few servers have
     with H2Loopback(tls_server_context(cert, key, alpn=["h2"]), text="multiplexed") as server:
         replies = chat(server.url, n=8, concurrency=4)
     assert [r.text for r in replies] == ["multiplexed"] * 8

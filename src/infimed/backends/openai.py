@@ -167,7 +167,9 @@ class OpenAIClient:
         self.timeout = timeout
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self.http2 = importlib.util.find_spec("h2") is not None if http2 is None else http2
+        # HTTP/2 is negotiated in the TLS handshake (ALPN); plain http:// always speaks HTTP/1.1
+        auto = parsed.scheme == "https" and importlib.util.find_spec("h2") is not None
+        self.http2 = auto if http2 is None else http2
         self._ssl: ssl.SSLContext | None = None
         self.headers = {"Content-Type": "application/json", "Accept": "application/json",
                         "User-Agent": f"infimed/{__version__}"}
