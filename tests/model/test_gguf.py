@@ -95,6 +95,9 @@ def test_convert_refuses_what_it_cannot_do(tmp_path: Path, smollm2: Path) -> Non
     assert (busy / "notes.txt").read_text() == "mine"  # nothing of the user's is touched
     with pytest.raises(GgufError, match="dtype: unknown 'int4'"):
         convert_gguf(smollm2, tmp_path / "out", dtype="int4")
+    result = runner.invoke(app, ["model", "convert", str(smollm2), "--out", str(tmp_path / "out"), "--dtype", "int4"],
+                           env={"COLUMNS": "500"})
+    assert result.exit_code == 2 and "expected one of bfloat16, float16, float32" in result.output
     assert not (tmp_path / "out").exists()
 
 

@@ -52,8 +52,10 @@ def convert_cmd(
     eval reads a .gguf file directly (de-quantising it at every load); training needs the folder, because
     the adapter it saves names its base model.
     """
-    from infimed.model.gguf import GgufError, convert_gguf
+    from infimed.model.gguf import DTYPES, GgufError, convert_gguf
 
+    if dtype not in DTYPES:
+        raise typer.BadParameter(f"expected one of {', '.join(DTYPES)}, got {dtype!r}", param_hint="--dtype")
     typer.echo(f"reading and de-quantising {gguf} ...", err=True)
     try:
         folder = convert_gguf(gguf, out, dtype=dtype, overwrite=overwrite)
