@@ -260,9 +260,13 @@ class OpenAIClient:
         pending = iter(jobs)
 
         async def worker() -> None:
+            job = next(pending, None)  # a shared iterator: each job is taken by exactly one worker
+            if job is None:
+                return  # fewer jobs than workers: no client opened for nothing
             async with self.connect() as http:
-                for job in pending:  # a shared iterator: each job is taken by exactly one worker
+                while job is not None:
                     on_reply(job, await self.chat(http, job))
+                    job = next(pending, None)
 
         await asyncio.gather(*(worker() for _ in range(self.concurrency)))
 
