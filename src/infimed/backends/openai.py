@@ -1,6 +1,6 @@
 """Any OpenAI-compatible chat server (``vllm serve``, sglang, a hosted API), over http:// or https://.
 
-``OpenAIClient`` is the reusable part (the reasoning teacher, the LLM judge and the serving gateway use it):
+``OpenAIClient`` is the reusable part (the reasoning teacher uses it; so can a judge or a gateway):
 ``concurrency`` workers, each with its own ``httpx.AsyncClient``, pull jobs lazily. Each request is
 retried on 408/409/425/429, 5xx, timeouts, connection, proxy, TLS and protocol errors with exponential
 backoff and jitter, honouring ``Retry-After``; other 4xx fail at once with the server's text. A request
@@ -10,7 +10,7 @@ run and is never scored as an answer.
 Why httpx and not the ``openai`` SDK: the SDK is a layer over the same httpx client whose own retries
 would have to be switched off for the policy above, and whose typed response models cost CPU per request
 for fields nobody reads here. httpx brings what a hospital network needs (proxies from the environment,
-redirects, HTTP/2, the system's certificates) at ~1 ms of CPU per request, invisible beside a
+redirects, HTTP/2, a hospital's own CA bundle) at ~1 ms of CPU per request, invisible beside a
 vision-language model's seconds of GPU (``bench/eval_openai.py``).
 """
 
@@ -127,8 +127,8 @@ class OpenAIClient:
     """Async chat-completions client with a concurrency limit and retries. Use ``chat_many`` from sync code.
 
     Each of the ``concurrency`` workers sends its requests through its own ``httpx.AsyncClient``
-    (``connect()``) over one keep-alive connection; proxies from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``,
-    ``NO_PROXY``); certificates checked against certifi's bundle, or a hospital's own CA named by
+    (``connect()``) over one keep-alive connection; proxies from the environment (``HTTPS_PROXY``,
+    ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``); certificates checked against certifi's bundle, or a hospital's own CA named by
     ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``; HTTP/2 over https when ``h2`` is installed (``http2=None``: auto;
     plain http:// stays HTTP/1.1). Redirects: 307/308 are followed with the same POST (at most 5; httpx
     drops the API key when the origin changes); a 301/302/303 would turn the POST into a GET, so it ends
