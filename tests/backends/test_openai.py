@@ -365,10 +365,11 @@ def test_https_with_the_hospital_ca_from_ssl_cert_file(tmp_path: Path, monkeypat
     pytest.importorskip("cryptography")
     cert, key = self_signed(tmp_path)
     with Loopback(lambda s: chat_answer("secure"), tls=tls_server_context(cert, key)) as server:
-        [untrusted] = chat(server.url, max_retries=0)
+        [untrusted] = chat(server.url)
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
         replies = chat(server.url, n=6, concurrency=3)
     assert untrusted.error is not None and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+    assert "point SSL_CERT_FILE at its bundle" in untrusted.error and untrusted.attempts == 1  # not retried
     assert [r.text for r in replies] == ["secure"] * 6 and server.connections == 3  # the refused handshake never reached the server
 
 

@@ -3,7 +3,7 @@
 ``OpenAIClient`` is the reusable part (the reasoning teacher uses it; so can a judge or a gateway):
 ``concurrency`` workers, each with its own ``httpx.AsyncClient``, pull jobs lazily. Each request is
 retried on 408/409/425/429, 5xx, timeouts, connection, proxy, TLS and protocol errors with exponential
-backoff and jitter, honouring ``Retry-After``; other 4xx fail at once with the server's text. A request
+backoff and jitter, honouring ``Retry-After``; other 4xx and an untrusted certificate fail at once. A request
 that still fails comes back as an error reply, never as an exception, so one bad request never stops a
 run and is never scored as an answer.
 
@@ -234,6 +234,9 @@ class OpenAIClient:
                 return self._failed(str(exc), start, attempt)
             except (httpx.TransportError, httpx.DecodingError) as exc:  # refused, reset, proxy, TLS, bad bytes
                 error = _describe(exc)
+                if _untrusted_certificate(exc):  # not transient: say how to trust it instead of retrying
+                    return self._failed(f"{error}; if the server uses your organisation's CA, point SSL_CERT_FILE "
+                                        "at its bundle", start, attempt)
             except httpx.HTTPError as exc:  # too many redirects: retrying cannot help
                 return self._failed(_describe(exc), start, attempt)
             else:
@@ -287,15 +290,25 @@ async def _refuse_method_change(resp: httpx.Response) -> None:
         )
 
 
+def _innermost(exc: BaseException) -> BaseException:
+    for _ in range(8):  # a chain is a few links long; bounded all the same
+        if (inner := exc.__cause__ or exc.__context__) is None:
+            break
+        exc = inner
+    return exc
+
+
+def _untrusted_certificate(exc: BaseException) -> bool:
+    import ssl
+
+    return isinstance(_innermost(exc), ssl.SSLCertVerificationError)
+
+
 def _describe(exc: Exception) -> str:
     """``ConnectError: All connection attempts failed (ConnectionRefusedError: ...)``: httpx's words plus the
     innermost OS error under them, which says what actually happened."""
     text = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    cause: BaseException = exc
-    for _ in range(8):  # a chain is a few links long; bounded all the same
-        if (inner := cause.__cause__ or cause.__context__) is None:
-            break
-        cause = inner
+    cause = _innermost(exc)
     if cause is not exc and isinstance(cause, OSError) and str(cause) not in text:
         text += f" ({type(cause).__name__}: {cause})"
     return text
