@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from loopback import (
     Answer,
+    ConnectProxy,
     H2Loopback,
     Handler,
     Loopback,
@@ -329,6 +330,19 @@ def test_no_proxy_bypasses_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     with Loopback(lambda s: chat_answer("direct")) as server:
         [reply] = chat(server.url, max_retries=0)
     assert reply.error is not None and "ConnectError" in reply.error and server.seen == []
+
+
+def test_https_through_a_tunnelling_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY: the client opens a CONNECT tunnel and speaks TLS to the server through it."""
+    pytest.importorskip("cryptography")
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    with Loopback(lambda s: chat_answer("tunnelled"), tls=tls_server_context(cert, key)) as server, \
+            ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        [reply] = chat(server.url)
+    assert reply.text == "tunnelled", reply.error
+    assert proxy.tunnels == [f"127.0.0.1:{server.port}"] and server.seen[0].target == "/v1/chat/completions"
 
 
 def test_307_and_308_are_followed_with_the_same_post() -> None:
