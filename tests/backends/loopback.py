@@ -3,7 +3,9 @@
 ``Loopback`` runs an asyncio HTTP/1.1 server in a background thread and hands each parsed request to a
 handler that returns the bytes to send back (or None to close without answering), so framing, closes,
 timeouts, redirects, proxies (a request in absolute form) and broken responses are all exercised on the
-same path as in production. ``self_signed`` makes a certificate for 127.0.0.1 in milliseconds.
+same path as in production. ``H2Loopback`` speaks only HTTP/2 over TLS, ``ConnectProxy`` only tunnels
+(``CONNECT``); all three run on ``ServerThread``. ``self_signed`` makes a certificate for 127.0.0.1 in
+milliseconds.
 """
 
 from __future__ import annotations
@@ -60,6 +62,43 @@ def chat_answer(text: str = "A", headers: dict[str, str] | None = None, **option
 Handler = Callable[[Seen], "Answer | None | Awaitable[Answer | None]"]
 
 
+class ServerThread:
+    """An asyncio server on 127.0.0.1 in a background thread; every connection's task is cancelled on exit."""
+
+    def __init__(self, serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+                 tls: ssl.SSLContext | None = None):
+        self.serve, self.tls = serve, tls
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def _tracked(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.tasks.add(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            await self.serve(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, asyncio.CancelledError):
+            pass  # the client went away, or the test is over
+        finally:
+            writer.close()
+
+    def start(self) -> int:
+        self.loop = asyncio.new_event_loop()
+        self.server = self.loop.run_until_complete(asyncio.start_server(self._tracked, "127.0.0.1", 0, ssl=self.tls))
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        return int(self.server.sockets[0].getsockname()[1])
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+    async def _shutdown(self) -> None:
+        self.server.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
 @dataclass
 class Loopback:
     handler: Handler
@@ -68,21 +107,12 @@ class Loopback:
     connections: int = 0
 
     def __enter__(self) -> Loopback:
-        self.loop = asyncio.new_event_loop()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.server = self.loop.run_until_complete(
-            asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
-        )
-        self.port = self.server.sockets[0].getsockname()[1]
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        self.runner = ServerThread(self._serve, self.tls)
+        self.port = self.runner.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-        self.loop.close()
+        self.runner.stop()
 
     @property
     def origin(self) -> str:
@@ -92,40 +122,28 @@ class Loopback:
     def url(self) -> str:
         return self.origin + "/v1"
 
-    async def _shutdown(self) -> None:
-        self.server.close()
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.tasks.add(asyncio.current_task())  # type: ignore[arg-type]
         self.connections += 1
         conn = self.connections
-        try:
-            while True:
-                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-                method, target, _ = head[0].split(" ")
-                headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
-                body = await reader.readexactly(int(headers.get("content-length", 0)))
-                seen = Seen(method, target, headers, body, conn)
-                self.seen.append(seen)
-                reply = self.handler(seen)
-                reply = await reply if inspect.isawaitable(reply) else reply
-                if reply is None:
-                    return
-                step = reply.pieces or len(reply.raw)
-                for i in range(0, len(reply.raw), step):
-                    writer.write(reply.raw[i:i + step])
-                    await writer.drain()
-                    if reply.pieces:
-                        await asyncio.sleep(0.05)
-                if reply.close:
-                    return
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            return  # the client went away, or the test is over
-        finally:
-            writer.close()
+        while True:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            method, target, _ = head[0].split(" ")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
+            body = await reader.readexactly(int(headers.get("content-length", 0)))
+            seen = Seen(method, target, headers, body, conn)
+            self.seen.append(seen)
+            reply = self.handler(seen)
+            reply = await reply if inspect.isawaitable(reply) else reply
+            if reply is None:
+                return
+            step = reply.pieces or len(reply.raw)
+            for i in range(0, len(reply.raw), step):
+                writer.write(reply.raw[i:i + step])
+                await writer.drain()
+                if reply.pieces:
+                    await asyncio.sleep(0.05)
+            if reply.close:
+                return
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
@@ -178,17 +196,12 @@ class H2Loopback:
     paths: list[str] = field(default_factory=list)
 
     def __enter__(self) -> H2Loopback:
-        self.loop = asyncio.new_event_loop()
-        self.server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls))
-        self.port = self.server.sockets[0].getsockname()[1]
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        self.runner = ServerThread(self._serve, self.tls)
+        self.port = self.runner.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.runner.stop()
 
     @property
     def url(self) -> str:
@@ -203,25 +216,20 @@ class H2Loopback:
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         conn.initiate_connection()
         writer.write(conn.data_to_send())
-        try:
-            while data := await reader.read(65536):
-                for event in conn.receive_data(data):
-                    if isinstance(event, h2.events.RequestReceived):
-                        self.paths.append(dict(event.headers)[b":path"].decode())
-                    elif isinstance(event, h2.events.DataReceived):
-                        conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-                    elif isinstance(event, h2.events.StreamEnded):
-                        self.streams += 1
-                        payload = chat_body(self.text).encode()
-                        conn.send_headers(event.stream_id, [(":status", "200"), ("content-type", "application/json"),
-                                                            ("content-length", str(len(payload)))])
-                        conn.send_data(event.stream_id, payload, end_stream=True)
-                writer.write(conn.data_to_send())
-                await writer.drain()
-        except (ConnectionError, ssl.SSLError):
-            pass
-        finally:
-            writer.close()
+        while data := await reader.read(65536):
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    self.paths.append(dict(event.headers)[b":path"].decode())
+                elif isinstance(event, h2.events.DataReceived):
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    self.streams += 1
+                    payload = chat_body(self.text).encode()
+                    conn.send_headers(event.stream_id, [(":status", "200"), ("content-type", "application/json"),
+                                                        ("content-length", str(len(payload)))])
+                    conn.send_data(event.stream_id, payload, end_stream=True)
+            writer.write(conn.data_to_send())
+            await writer.drain()
 
 
 @dataclass
@@ -234,17 +242,12 @@ class ConnectProxy:
     tunnels: list[str] = field(default_factory=list)
 
     def __enter__(self) -> ConnectProxy:
-        self.loop = asyncio.new_event_loop()
-        self.server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
-        self.port = self.server.sockets[0].getsockname()[1]
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
+        self.runner = ServerThread(self._serve)
+        self.port = self.runner.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.runner.stop()
 
     @property
     def url(self) -> str:
@@ -255,7 +258,6 @@ class ConnectProxy:
         method, target, _ = head.split("\r\n")[0].split(" ")
         if method != "CONNECT":
             writer.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
-            writer.close()
             return
         self.tunnels.append(target)
         host, _, port = target.rpartition(":")
@@ -267,7 +269,7 @@ class ConnectProxy:
                 while data := await src.read(65536):
                     dst.write(data)
                     await dst.drain()
-            except (ConnectionError, asyncio.CancelledError):
+            except ConnectionError:
                 pass
             finally:
                 dst.close()
