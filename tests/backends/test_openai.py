@@ -1,27 +1,53 @@
-"""OpenAI-compatible backend: request building, concurrency limit, retries with backoff, error reporting.
+"""OpenAI-compatible backend: request building, concurrency limit, retries with backoff, error reporting,
+proxies, redirects, TLS and HTTP/2.
 
-Every request goes over real sockets to the loopback server of ``test_http11.py``: the same client path as
-in production.
+Every request goes over real sockets to a loopback server (``loopback.py``): the same client path as in
+production.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
+import socket
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from loopback import (
+    Answer,
+    ConnectProxy,
+    H2Loopback,
+    Handler,
+    Loopback,
+    Seen,
+    answer,
+    chat_answer,
+    chat_body,
+    self_signed,
+    tls_server_context,
+)
 from PIL import Image
-from test_http11 import Answer, Handler, Loopback, Seen, answer, chat_answer
 
 from infimed.backends.base import GenRequest, GenResult, SamplingParams
 from infimed.backends.openai import (
     ChatJob,
+    ChatReply,
     OpenAIBackend,
     OpenAIClient,
     retry_after_seconds,
     to_openai_messages,
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests talk to 127.0.0.1; a proxy set on the machine running them must not get in between."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 def _run(handler: Handler, requests: list[GenRequest], params: SamplingParams | None = None,
@@ -187,3 +213,189 @@ def test_factory_registered() -> None:
 
     backend = BACKENDS.get("openai")(model="m", base_url="http://h/v1")
     assert backend.describe()["base_url"] == "http://h/v1"
+
+
+def chat(url: str, n: int = 1, **options: Any) -> list[ChatReply]:
+    options.setdefault("backoff_base", 0.001)
+    client = OpenAIClient(url, "m", **options)
+    replies: dict[str, ChatReply] = {}
+    jobs = [ChatJob(str(i), [{"role": "user", "content": f"q{i}"}]) for i in range(n)]
+    client.chat_many(jobs, lambda job, reply: replies.__setitem__(job.id, reply))
+    return [replies[str(i)] for i in range(n)]
+
+
+def test_503_with_retry_after_then_success() -> None:
+    def handler(seen: Seen) -> Answer:
+        if len(server.seen) == 1:
+            return answer(503, "overloaded", {"Retry-After": "0.2"})
+        return chat_answer("ok")
+
+    with Loopback(handler) as server:
+        [reply] = chat(server.url, backoff_base=30.0)  # Retry-After wins over the (huge) computed backoff
+    assert (reply.text, reply.error, reply.attempts, reply.tokens) == ("ok", None, 2, 1)
+    assert 0.2 <= reply.seconds < 2.0
+
+
+def test_timeout_bounds_the_whole_attempt_then_an_error_reply() -> None:
+    def trickle(seen: Seen) -> Answer:  # 5 bytes every 50 ms: no single read waits as long as the timeout
+        return chat_answer(pieces=5)
+
+    with Loopback(trickle) as server:
+        start = time.perf_counter()
+        [reply] = chat(server.url, timeout=0.2, max_retries=1)
+    assert reply.text is None and reply.attempts == 2 and len(server.seen) == 2
+    assert reply.error == "failed after 2 attempts: TimeoutError: no complete response within 0.2 s"
+    assert time.perf_counter() - start < 2.0
+
+
+def test_keep_alive_reuses_connections_and_survives_server_closes() -> None:
+    def handler(seen: Seen) -> Answer:
+        text = seen.json()["messages"][0]["content"]
+        if seen.conn % 3 == 0:  # every third connection is closed by the server after one answer
+            return chat_answer(text, {"Connection": "close"}, close=True)
+        return chat_answer(text)
+
+    with Loopback(handler) as server:
+        replies = chat(server.url, n=60, concurrency=4)
+    assert [r.text for r in replies] == [f"q{i}" for i in range(60)]
+    assert all(r.error is None for r in replies)
+    assert server.connections < 30  # kept alive: far fewer connections than requests
+
+
+def test_gzip_answer_is_decoded() -> None:
+    packed = gzip.compress(chat_body("squeezed").encode())
+    with Loopback(lambda s: answer(200, packed, {"Content-Encoding": "gzip"})) as server:
+        [reply] = chat(server.url)
+    assert reply.text == "squeezed"
+
+
+def test_garbage_and_unanswered_requests_are_retried_then_error_replies() -> None:
+    with Loopback(lambda s: Answer(b"HTTP/1.1 OK\r\nContent-Length: 0\r\n\r\n", close=True)) as server:
+        [garbage] = chat(server.url, max_retries=1)
+    with Loopback(lambda s: None) as server:
+        [silent] = chat(server.url, max_retries=1)
+    assert garbage.error is not None and garbage.error.startswith("failed after 2 attempts: RemoteProtocolError")
+    assert silent.error is not None and "RemoteProtocolError: Server disconnected" in silent.error
+    assert silent.attempts == 2 and len(server.seen) == 2
+
+
+def test_refused_connection_is_an_error_reply() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    [reply] = chat(f"http://127.0.0.1:{port}/v1", max_retries=0)
+    assert reply.error is not None and reply.error.startswith("failed after 1 attempts: ConnectError")
+    assert "refused" in reply.error.lower()
+
+
+def test_bad_url_and_api_key_are_refused_at_construction() -> None:
+    for bad in ("ftp://h/x", "localhost:8000/v1", "http://h:port/v1", "http:///v1"):
+        with pytest.raises(ValueError, match="URL"):
+            OpenAIClient(bad, "m")
+    with pytest.raises(ValueError, match="Authorization"):
+        OpenAIClient("http://h/v1", "m", api_key="sk-abc\n")
+    with pytest.raises(ValueError, match="concurrency"):
+        OpenAIClient("http://h/v1", "m", concurrency=0)
+
+
+def test_no_api_key_sends_no_authorization_header() -> None:
+    with Loopback(lambda s: chat_answer()) as server:
+        chat(server.url)
+    assert "authorization" not in server.seen[0].headers
+    assert server.seen[0].headers["user-agent"].startswith("infimed/")
+
+
+def test_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loopback server acts as the proxy: it receives the request in absolute form for a host that
+    does not exist, which only a client talking to the proxy can send."""
+    with Loopback(lambda s: chat_answer("via proxy")) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.origin)
+        [reply] = chat("http://llm.hospital.invalid:8000/v1", api_key="sk-1")
+    assert reply.text == "via proxy"
+    [seen] = proxy.seen
+    assert seen.target == "http://llm.hospital.invalid:8000/v1/chat/completions"
+    assert seen.headers["host"] == "llm.hospital.invalid:8000" and seen.headers["authorization"] == "Bearer sk-1"
+
+
+def test_no_proxy_bypasses_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead}")  # nobody listens: using it would fail
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with Loopback(lambda s: chat_answer("direct")) as server:
+        [reply] = chat(server.url, max_retries=0)
+    assert reply.text == "direct" and server.seen[0].target == "/v1/chat/completions"
+    monkeypatch.delenv("NO_PROXY")
+    with Loopback(lambda s: chat_answer("direct")) as server:
+        [reply] = chat(server.url, max_retries=0)
+    assert reply.error is not None and "ConnectError" in reply.error and server.seen == []
+
+
+def test_https_through_a_tunnelling_proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY: the client opens a CONNECT tunnel and speaks TLS to the server through it."""
+    pytest.importorskip("cryptography")
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    with Loopback(lambda s: chat_answer("tunnelled"), tls=tls_server_context(cert, key)) as server, \
+            ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        [reply] = chat(server.url)
+    assert reply.text == "tunnelled", reply.error
+    assert proxy.tunnels == [f"127.0.0.1:{server.port}"] and server.seen[0].target == "/v1/chat/completions"
+
+
+def test_307_and_308_are_followed_with_the_same_post() -> None:
+    def handler(seen: Seen) -> Answer:
+        if seen.target == "/v1/chat/completions":
+            return answer(307, "", {"Location": "/v2/chat/completions"})
+        if seen.target == "/v2/chat/completions":
+            return answer(308, "", {"Location": "/v3/chat/completions"})
+        return chat_answer(seen.json()["messages"][0]["content"])
+
+    with Loopback(handler) as server:
+        [reply] = chat(server.url)
+    assert reply.text == "q0" and reply.attempts == 1
+    assert [(s.method, s.target) for s in server.seen] == [
+        ("POST", "/v1/chat/completions"), ("POST", "/v2/chat/completions"), ("POST", "/v3/chat/completions")]
+
+
+@pytest.mark.parametrize("status", [301, 302, 303])
+def test_redirect_that_would_drop_the_post_is_an_error_naming_the_new_address(status: int) -> None:
+    with Loopback(lambda s: answer(status, "", {"Location": "https://llm.example.org/v1/chat/completions"})) as server:
+        [reply] = chat(server.url)
+    assert reply.error is not None and reply.error.startswith(f"HTTP {status}: the server redirects this POST to "
+                                                              "https://llm.example.org/v1/chat/completions")
+    assert reply.attempts == 1 and len(server.seen) == 1  # no GET sent, no retry
+
+
+def test_redirect_loop_is_an_error_not_a_hang() -> None:
+    with Loopback(lambda s: answer(307, "", {"Location": s.target})) as server:
+        [reply] = chat(server.url)
+    assert reply.error is not None and "TooManyRedirects" in reply.error and len(server.seen) == 6
+
+
+def test_https_with_the_hospital_ca_from_ssl_cert_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("cryptography")
+    cert, key = self_signed(tmp_path)
+    with Loopback(lambda s: chat_answer("secure"), tls=tls_server_context(cert, key)) as server:
+        [untrusted] = chat(server.url)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        replies = chat(server.url, n=6, concurrency=3)
+    assert untrusted.error is not None and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+    assert "point SSL_CERT_FILE at its bundle" in untrusted.error and untrusted.attempts == 1  # not retried
+    assert [r.text for r in replies] == ["secure"] * 6 and server.connections == 3  # the refused handshake never reached the server
+
+
+def test_http2_is_used_over_https_when_h2_is_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("cryptography")
+    pytest.importorskip("h2")
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    assert OpenAIClient("https://h/v1", "m").http2 and not OpenAIClient("https://h/v1", "m", http2=False).http2
+    assert not OpenAIClient("http://h/v1", "m").http2  # cleartext HTTP/2 needs prior knowledge few servers have
+    with H2Loopback(tls_server_context(cert, key, alpn=["h2"]), text="multiplexed") as server:
+        replies = chat(server.url, n=8, concurrency=4)
+    assert [r.text for r in replies] == ["multiplexed"] * 8
+    assert (server.streams, server.connections) == (8, 4)  # the server speaks only h2: one connection a worker
+    assert set(server.paths) == {"/v1/chat/completions"}

@@ -1,4 +1,4 @@
-"""`infimed model` commands: build the tiny offline test model, summarise a checkpoint."""
+"""`infimed model` commands: build the tiny offline test model, summarise a checkpoint, convert a GGUF."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="Build the tiny offline Qwen2.5-VL model; inspect checkpoints.", no_args_is_help=True)
+app = typer.Typer(help="Build the tiny offline Qwen2.5-VL model; inspect checkpoints; convert GGUF files.",
+                  no_args_is_help=True)
 
 
 @app.command("tiny")
@@ -36,6 +37,32 @@ def tiny_cmd(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     typer.echo(f"tiny model written to {folder}")
+
+
+@app.command("convert")
+def convert_cmd(
+    gguf: Path = typer.Argument(..., help="A .gguf file of a text model (Llama, Qwen2, Mistral, Phi-3, Gemma...)."),
+    out: Path = typer.Option(..., "--out", file_okay=False, help="Folder to write the model and tokenizer to."),
+    dtype: str = typer.Option("bfloat16", "--dtype", help="Weights written as bfloat16, float16 or float32 "
+                              "(float32 keeps the de-quantised values exactly, at twice the size)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model already in --out."),
+) -> None:
+    """De-quantise a GGUF checkpoint once into a safetensors folder that training, eval and serving load.
+
+    eval reads a .gguf file directly (de-quantising it at every load); training needs the folder, because
+    the adapter it saves names its base model.
+    """
+    from infimed.model.gguf import DTYPES, GgufError, convert_gguf
+
+    if dtype not in DTYPES:
+        raise typer.BadParameter(f"expected one of {', '.join(DTYPES)}, got {dtype!r}", param_hint="--dtype")
+    typer.echo(f"reading and de-quantising {gguf} ...", err=True)
+    try:
+        folder = convert_gguf(gguf, out, dtype=dtype, overwrite=overwrite)
+    except (GgufError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"model written to {folder} ({dtype}); use it as --model {folder}")
 
 
 @app.command("info")

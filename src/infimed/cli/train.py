@@ -72,9 +72,10 @@ def _files(first: Path, more: list[Path] | None) -> list[Path]:
 
 def _run(fn: Any, **kwargs: Any) -> dict[str, Any]:
     """Call a recipe; its input errors become one clear line and exit code 1."""
-    from infimed.model.loading import ModelLoadError
+    from infimed.model.loading import ModelLoadError, resolve_model
 
-    try:
+    try:  # a model that cannot be trained (a GGUF file, a typo) is refused before OUT is made
+        resolve_model(kwargs["model"], allow_download=kwargs["allow_download"], gguf_refused_for="training")
         result: dict[str, Any] = fn(**{k: v for k, v in kwargs.items() if v is not None})
     except (ValueError, RuntimeError, KeyError, ModelLoadError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)

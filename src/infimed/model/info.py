@@ -68,7 +68,11 @@ def processor_limits(folder: Path) -> dict[str, Any] | None:
 
 def model_info(path: str | Path) -> dict[str, Any]:
     """Everything ``infimed model info`` prints: identity, parameter counts, config and processor summary."""
+    from infimed.model.gguf import convert_hint, is_gguf
+
     folder = Path(path).expanduser()
+    if is_gguf(folder):
+        raise ModelLoadError(f"{path}: a GGUF file; `model info` reads model folders: {convert_hint(path)}")
     if not folder.is_dir():
         raise ModelLoadError(f"{path}: not a local model folder")
     if not (folder / "config.json").exists() and not (folder / ADAPTER_CONFIG).exists():

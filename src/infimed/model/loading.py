@@ -1,4 +1,5 @@
-"""Load a model and its processor from a local checkpoint, a PEFT adapter folder, or (opt-in) the Hub.
+"""Load a model and its processor from a local checkpoint, a PEFT adapter folder, a GGUF file (for
+inference; ``model/gguf.py``) or (opt-in) the Hub.
 
 One entry point for evaluation, training and the CLI, so the tiny test model and a real Qwen2.5-VL
 checkpoint go through exactly the same code. Offline by default: a name that is not a local folder is
@@ -27,15 +28,29 @@ class ModelLoadError(Exception):
     """A model reference that cannot be loaded, with the reference and the reason in the message."""
 
 
-def resolve_model(model: str | Path, *, allow_download: bool = False) -> str:
-    """A local folder path as a string, or a Hub id when downloads are allowed; else ``ModelLoadError``."""
+def resolve_model(model: str | Path, *, allow_download: bool = False, gguf_refused_for: str | None = None) -> str:
+    """A local folder (or GGUF file) path as a string, or a Hub id when downloads are allowed.
+
+    ``gguf_refused_for`` names the use ("training") for which a GGUF file is refused, with the conversion
+    command in the message; otherwise a GGUF file is accepted. Anything else raises ``ModelLoadError``.
+    """
+    from infimed.model.gguf import GgufError, check_gguf, convert_hint, is_gguf
+
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").exists() and not (path / ADAPTER_CONFIG).exists():
             raise ModelLoadError(f"{path}: folder has neither config.json nor {ADAPTER_CONFIG}; not a model checkpoint")
         return str(path.resolve())
+    if is_gguf(path):
+        if gguf_refused_for:
+            raise ModelLoadError(f"{path}: a GGUF file, which {gguf_refused_for} does not take; {convert_hint(path)}")
+        try:
+            check_gguf(path)
+        except (GgufError, OSError) as exc:
+            raise ModelLoadError(str(exc)) from exc
+        return str(path.resolve())
     if path.exists():
-        raise ModelLoadError(f"{path}: is a file; pass the checkpoint folder")
+        raise ModelLoadError(f"{path}: is a file; pass the checkpoint folder (or a .gguf file)")
     name = str(model)
     if not _HUB_ID.match(name):
         raise ModelLoadError(f"{name}: no such model folder")
@@ -105,7 +120,9 @@ def load_model_and_processor(
 
     A PEFT adapter folder (``adapter_config.json``) loads its base model first, then the adapter
     (trainable when ``for_training``); the processor comes from the adapter folder if it saved one.
+    A GGUF file loads as a text model with its tokenizer; training refuses it (``infimed model convert``).
     """
+    ref = resolve_model(model, allow_download=allow_download, gguf_refused_for="training" if for_training else None)
     from transformers import (
         AutoConfig,
         AutoModelForCausalLM,
@@ -114,7 +131,6 @@ def load_model_and_processor(
         AutoTokenizer,
     )
 
-    ref = resolve_model(model, allow_download=allow_download)
     local = Path(ref)
     if local.is_dir() and (local / ADAPTER_CONFIG).exists():
         from peft import PeftModel
@@ -131,6 +147,16 @@ def load_model_and_processor(
 
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
+    if local.is_file():  # a GGUF file (resolve_model let nothing else through): a text model + tokenizer
+        from infimed.model.gguf import GgufError, load_gguf
+
+        try:
+            loaded, processor = load_gguf(local, dtype=torch_dtype, device=device)
+        except GgufError as exc:
+            raise ModelLoadError(str(exc)) from exc
+        loaded.eval()
+        _set_padding(processor, for_training)
+        return loaded, processor
     offline = not allow_download
     try:
         config = AutoConfig.from_pretrained(ref, local_files_only=offline)

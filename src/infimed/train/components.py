@@ -47,8 +47,11 @@ def load_for_training(
 
     QLoRA loads the base model in 4-bit NF4 (bitsandbytes) on this process's GPU.
     """
+    from infimed.model.loading import resolve_model
+
     if method not in METHODS:
         raise ValueError(f"method: unknown {method!r}; expected one of {', '.join(METHODS)}")
+    resolve_model(model, allow_download=allow_download, gguf_refused_for="training")  # a GGUF: convert it first
     if method != "qlora":
         from infimed.model.loading import load_model_and_processor
 

