@@ -66,23 +66,21 @@ class Gate:
     def __init__(self, inflight: int, queue: int, timeout: float):
         self.inflight, self.queue, self.timeout = inflight, queue, timeout
         self._sem = asyncio.Semaphore(inflight)
-        self.waiting = 0
-        self.running = 0
+        self.admitted = 0  # running + waiting
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        if self.running >= self.inflight and self.waiting >= self.queue:
+        if self.admitted >= self.inflight + self.queue:
             raise Refused(429, "server busy: the request queue is full", retry_after=1)
-        self.waiting += 1
+        self.admitted += 1
         try:
-            await asyncio.wait_for(self._sem.acquire(), self.timeout)
-        except TimeoutError:
-            raise Refused(503, f"server busy: no slot within {self.timeout:g} s", retry_after=5) from None
+            try:
+                await asyncio.wait_for(self._sem.acquire(), self.timeout)
+            except TimeoutError:
+                raise Refused(503, f"server busy: no slot within {self.timeout:g} s", retry_after=5) from None
+            try:
+                yield
+            finally:
+                self._sem.release()
         finally:
-            self.waiting -= 1
-        self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
-            self._sem.release()
+            self.admitted -= 1
