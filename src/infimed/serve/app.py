@@ -25,7 +25,7 @@ from infimed.serve import page
 from infimed.serve.audit import AuditLog, load_key
 from infimed.serve.engine import Completion, Engine
 from infimed.serve.limits import Gate, Refused, UserLimits
-from infimed.serve.media import text_parts, to_backend_messages
+from infimed.serve.media import has_images, text_parts, to_backend_messages
 from infimed.serve.middleware import GatewayMiddleware, RequestInfo
 from infimed.serve.phi import PhiBlocked, PhiPolicy, PhiReport
 from infimed.serve.schema import chat_request_model, safe_errors
@@ -92,7 +92,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, phi: PhiPoli
     app = FastAPI(title="infimed serve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_middleware(GatewayMiddleware, audit=audit, max_body=limits.max_body_bytes, routes=ROUTES)
 
-    def authenticate(request: Request) -> User:
+    async def authenticate(request: Request) -> User:  # async: FastAPI would run a plain def in a thread
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         user = store.authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
         if user is None:
@@ -108,7 +108,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, phi: PhiPoli
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         try:  # FastAPI parses JSON before dependencies run: never tell an anonymous caller more than 401
-            authenticate(request)
+            await authenticate(request)
         except Refused as refused:
             return error_response(refused.status, refused.message)
         info_of(request).error = "invalid"
@@ -153,10 +153,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None, phi: PhiPoli
         try:
             await stack.enter_async_context(user_limits.slot(user.name))
             await stack.enter_async_context(gate.slot())
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="infimed-serve-")))
             deadline = time.monotonic() + limits.request_timeout
             async with asyncio.timeout(limits.request_timeout):
-                messages, params, phi_in = await prepare(body, workdir)
+                messages, params, phi_in = await prepare(body, stack)
             info.phi["input"] = phi_in.to_dict()
             if body.stream:
                 gen = stream_answer(body, messages, params, phi_in, info, stack, deadline)
@@ -179,8 +178,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None, phi: PhiPoli
         finally:
             await stack.aclose()
 
-    async def prepare(body: Any, workdir: Path) -> tuple[list[dict[str, Any]], SamplingParams, PhiReport]:
-        messages = await asyncio.to_thread(to_backend_messages, body.messages, workdir, limits, settings.image_root)
+    async def prepare(body: Any, stack: AsyncExitStack) -> tuple[list[dict[str, Any]], SamplingParams, PhiReport]:
+        if has_images(body.messages):  # decoded off the event loop into a folder deleted with the request
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="infimed-serve-")))
+            messages = await asyncio.to_thread(to_backend_messages, body.messages, workdir, limits, settings.image_root)
+        else:
+            messages = to_backend_messages(body.messages, Path(), limits, None)
         parts = text_parts(messages)
         texts, report = await policy.incoming([p["text"] for p in parts])
         for p, text in zip(parts, texts, strict=True):

@@ -44,6 +44,10 @@ def to_backend_messages(
     return out
 
 
+def has_images(messages: list[Any]) -> bool:
+    return any(isinstance(m.content, list) and any(p.type == "image_url" for p in m.content) for m in messages)
+
+
 def _image_source(url: str, dest: Path, image_root: Path | None, where: str) -> Path:
     if url[:5].lower() == "data:":
         header, sep, payload = url[5:].partition(",")
