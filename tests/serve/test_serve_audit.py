@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import infimed
+from serve_helpers import infimed
 
 from infimed.serve.audit import AuditLog, load_key, verify_audit
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CANARY_BITS, CANARY_PROMPT, infimed, src_env
+from serve_helpers import CANARY_BITS, CANARY_PROMPT, CLI, infimed, src_env
 
 
 def test_kill_9_mid_stream_leaves_a_verifiable_audit(live_server) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +85,7 @@ def test_tiny_model_answers_curl_openai_client_and_eval_run(live_server, tiny_mo
         assert json.loads(out.stdout)["choices"][0]["message"]["role"] == "assistant"
     out_dir = tmp_path / "eval"
     env = {**src_env(), "INFIMED_TOKEN": token}
-    subprocess.run([*__import__("conftest").CLI, "eval", "run", "--backend", "openai", "--model", model,
+    subprocess.run([*CLI, "eval", "run", "--backend", "openai", "--model", model,
                     "--base-url", url + "/v1", "--api-key-env", "INFIMED_TOKEN", "--data",
                     str(phantom_dir / "test.jsonl"), "--limit", "4", "--max-new-tokens", "4", "--concurrency", "2",
                     "--out", str(out_dir)], env=env, check=True, capture_output=True, text=True, timeout=300)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CANARY_BITS, CANARY_MRN, CANARY_NAME, CANARY_PROMPT
 from PIL import Image
+from serve_helpers import CANARY_BITS, CANARY_MRN, CANARY_NAME, CANARY_PROMPT
 
 from infimed.serve.users import revoke_user
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import infimed
+from serve_helpers import infimed
 
 from infimed.serve.users import UserStore, hash_token
 
