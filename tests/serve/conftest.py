@@ -35,11 +35,11 @@ def gateway(tmp_path: Path, deidentifier: Any) -> Callable[..., tuple[Any, str, 
     clients: list[Any] = []
 
     def make(phi: str = "mask", fn: Callable[[Any], str] = echo, delay: float = 0.0, image_root: Path | None = None,
-             asgi: bool = False, **limits: Any) -> tuple[Any, str, Path]:
+             asgi: bool = False, engine: Any = None, **limits: Any) -> tuple[Any, str, Path]:
         token = add_user(tmp_path / "users.yaml", "alice")
         settings = Settings(model="tiny", backend="mock", users=tmp_path / "users.yaml", audit=tmp_path / "audit",
                             phi=phi, image_root=image_root, limits=Limits(**limits))  # type: ignore[arg-type]
-        engine = InProcessEngine(MockBackend(fn=fn, delay=delay))
+        engine = engine or InProcessEngine(MockBackend(fn=fn, delay=delay))
         app = create_app(settings, engine=engine, phi=PhiPolicy(phi, deidentifier))  # type: ignore[arg-type]
         if asgi:  # the bare app, for httpx.ASGITransport under the caller's own event loop
             return app, token, tmp_path

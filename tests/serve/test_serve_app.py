@@ -145,3 +145,15 @@ def test_upstream_errors_are_not_echoed(status: int, expect: int) -> None:
 
     exc = asyncio.run(go())
     assert exc.status == expect and "Vexbridge" not in exc.message
+
+
+def test_upstream_mode_end_to_end_streamed_and_not(gateway) -> None:  # type: ignore[no-untyped-def]
+    engine = UpstreamEngine("http://127.0.0.1:9/v1", "tiny", api_key=None, timeout=5, connections=2)
+    engine._client._transport = httpx.MockTransport(fake_upstream)  # type: ignore[attr-defined]
+    client, token, _ = gateway(engine=engine)
+    auth = {"Authorization": f"Bearer {token}"}
+    plain = client.post("/v1/chat/completions", json=chat(), headers=auth).json()
+    assert plain["choices"][0]["message"]["content"] == "No effusion" and plain["usage"]["prompt_tokens"] == 9
+    streamed = client.post("/v1/chat/completions", json=chat(stream=True), headers=auth).text
+    chunks = [json.loads(line[6:]) for line in streamed.splitlines() if line.startswith("data: {")]
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == "No effusion"

@@ -73,3 +73,16 @@ def test_torn_last_line_is_reported_and_the_rest_verifies(tmp_path: Path) -> Non
 def test_wrong_key_fails(tmp_path: Path) -> None:
     write_lines(tmp_path, 2)
     assert not verify_audit(tmp_path, b"k" * 32).ok
+
+
+def test_find_matches_a_disputed_body_without_storing_it(gateway, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client, token, tmp = gateway()
+    body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": "Is the film normal?"}]}).encode()
+    other = body.replace(b"normal", b"clear")
+    for content in (body, other, body):
+        client.post("/v1/chat/completions", content=content,
+                    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    (tmp_path / "disputed.json").write_bytes(body)
+    out = infimed("audit", "find", str(tmp / "audit"), "--body", str(tmp_path / "disputed.json"))
+    assert len(out.stdout.splitlines()) == 2 and "user=alice" in out.stdout and "status=200" in out.stdout
+    assert b"Is the film" not in b"".join(p.read_bytes() for p in (tmp / "audit").glob("*.jsonl"))

@@ -158,3 +158,27 @@ def audit_verify(
         typer.echo(f"audit {folder}: INVALID ({len(verdict.errors)} problem(s))")
         raise typer.Exit(1)
     typer.echo(f"audit {folder}: OK, {verdict.lines} lines verified")
+
+
+@audit_app.command("find")
+def audit_find(
+    folder: Path = typer.Argument(..., help="The server's --audit folder."),
+    body: Path = typer.Option(..., "--body", help="A request body as sent (the exact bytes, e.g. a JSON file)."),
+    key: Path | None = typer.Option(None, "--key", help="Audit key file (default FOLDER/.key)."),
+) -> None:
+    """Find the audit lines of a disputed request by its body's HMAC (the audit never stores the body)."""
+    from infimed.serve.audit import find_body, load_key
+
+    if not body.is_file():
+        raise typer.BadParameter(f"{body} does not exist", param_hint="--body")
+    try:
+        hits = find_body(folder, load_key(key or folder / ".key"), body.read_bytes())
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for where, row in hits:
+        typer.echo(f"{where}  {row.get('time')}  user={row.get('user')}  status={row.get('status')}  "
+                   f"model={row.get('model')}")
+    if not hits:
+        typer.echo("no audit line matches this body")
+        raise typer.Exit(1)

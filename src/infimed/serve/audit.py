@@ -148,6 +148,21 @@ class AuditLog:
                 self._head_fd = None
 
 
+def find_body(folder: Path, key: bytes, body: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """The audit lines whose request body was exactly ``body`` (matched by its HMAC): (file:line, row)."""
+    digest = hmac.new(_subkey(key, "body"), body, hashlib.sha256).hexdigest()
+    hits = []
+    for path in day_files(folder):
+        for n, raw in enumerate(_complete_lines(path)[0], start=1):
+            try:
+                row = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and hmac.compare_digest(str(row.get("body_hmac") or ""), digest):
+                hits.append((f"{path.name}:{n}", row))
+    return hits
+
+
 @dataclass
 class Verdict:
     lines: int = 0
