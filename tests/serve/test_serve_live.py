@@ -91,3 +91,16 @@ def test_tiny_model_answers_curl_openai_client_and_eval_run(live_server, tiny_mo
                     "--out", str(out_dir)], env=env, check=True, capture_output=True, text=True, timeout=300)
     predictions = [json.loads(x) for x in (out_dir / "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 4 and all(p.get("error") is None and isinstance(p["response"], str) for p in predictions)
+
+
+def test_a_stream_cut_off_by_its_client_frees_its_slot(live_server) -> None:  # type: ignore[no-untyped-def]
+    url, token, _, tmp = live_server("--model", "always:fine", "--backend", "mock", "-o", "delay=3", "--phi", "off",
+                                     "--user-concurrency", "1")
+    auth = {"Authorization": f"Bearer {token}"}
+    body = {"model": "always:fine", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
+    with httpx.stream("POST", url + "/v1/chat/completions", json=body, headers=auth, timeout=30) as r:
+        next(r.iter_lines())  # the first chunk, then hang up mid-stream
+    assert httpx.post(url + "/v1/chat/completions", json={**body, "stream": False}, headers=auth,
+                      timeout=30).status_code == 200  # the cut-off stream's slot was given back
+    rows = [json.loads(x) for f in (tmp / "audit").glob("*.jsonl") for x in f.read_text().splitlines()]
+    assert [r["status"] for r in rows if r["event"] == "request"] == [499, 200]

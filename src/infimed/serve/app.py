@@ -158,8 +158,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, phi: PhiPoli
                 messages, params, phi_in = await prepare(body, stack)
             info.phi["input"] = phi_in.to_dict()
             if body.stream:
-                gen = stream_answer(body, messages, params, phi_in, info, stack, deadline)
-                stack = AsyncExitStack()  # the stream owns the slots and the temp folder now
+                gen = stream_answer(body, messages, params, phi_in, info, deadline)
+                info.cleanup, stack = stack, AsyncExitStack()  # freed by the middleware once the stream ends
                 return StreamingResponse(gen, media_type="text/event-stream",
                                          headers={"X-Infimed-PHI": phi_in.action})
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
@@ -212,7 +212,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, phi: PhiPoli
                 "infimed": {"phi": {"input": phi_in.to_dict(), "output": found.to_dict()}}}
 
     async def stream_answer(body: Any, messages: list[dict[str, Any]], params: SamplingParams, phi_in: PhiReport,
-                            info: RequestInfo, stack: AsyncExitStack, deadline: float) -> AsyncIterator[bytes]:
+                            info: RequestInfo, deadline: float) -> AsyncIterator[bytes]:
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
         def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
@@ -253,8 +253,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None, phi: PhiPoli
                 exc.status, exc.message)
             info.error = "timeout" if status == 504 else f"refused_{status}"
             yield b"data: " + json.dumps({"error": {"message": message, "code": status}}).encode() + b"\n\n"
-        finally:
-            await stack.aclose()
 
     return app
 

@@ -37,6 +37,7 @@ class RequestInfo:
     phi: dict[str, Any] = field(default_factory=dict)
     body_hmac: str | None = None
     body_bytes: int = 0
+    cleanup: Any = None  # an AsyncExitStack a stream hands over (slots, temp folder): closed however it ends
 
 
 async def _send_json(send: Any, status: int, message: str) -> None:
@@ -82,6 +83,8 @@ class GatewayMiddleware:
             if not state["status"]:
                 await _send_json(send_wrapped, 500, "internal error")
         finally:
+            if info.cleanup is not None:  # a stream's slots are freed even if its body never started
+                await info.cleanup.aclose()
             status = int(state["status"]) if state["done"] or not state["status"] else 499  # 499: cut off
             self._finish(scope, info, status, time.perf_counter() - start)
 
