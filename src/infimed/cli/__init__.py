@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from infimed import __version__
-from infimed.cli import curate, data, eval, model, quickstart, reason, train
+from infimed.cli import curate, data, eval, model, quickstart, reason, serve, train
 
 app = typer.Typer(
     name="infimed",
@@ -21,6 +21,9 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(train.app, name="train")
 app.command("curate")(curate.curate)
 app.command("quickstart")(quickstart.quickstart_cmd)
+app.command("serve")(serve.serve)
+app.add_typer(serve.users_app, name="users")
+app.add_typer(serve.audit_app, name="audit")
 
 
 @app.callback(invoke_without_command=True)
