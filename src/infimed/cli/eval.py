@@ -236,3 +236,6 @@ def _print_summary(results: dict[str, Any], out: Path) -> None:
         f"errors {overall.get('n_errors', 0)} (left out of accuracy)"
     )
     typer.echo(f"results in {out}/ (report.md, results.json, samples.jsonl, manifest.json)")
+
+
+from infimed.cli import eval_probe  # noqa: E402, F401  (registers `eval probe` and `eval report`)

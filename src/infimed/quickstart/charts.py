@@ -140,6 +140,45 @@ def hbar_chart(
     return _svg(name, width, height, title, "".join(parts))
 
 
+def _heat_color(v: float) -> str:
+    """Red (0) through yellow to green (1)."""
+    v = max(0.0, min(1.0, v))
+    r, g = (220, int(60 + 340 * v)) if v < 0.5 else (int(220 - 300 * (v - 0.5)), 230)
+    return f"rgb({min(r, 255)},{min(g, 230)},90)"
+
+
+def heatmap(
+    name: str, title: str, rows: Sequence[str], cols: Sequence[str],
+    cells: dict[tuple[str, str], tuple[float, int]], *, cell_w: int = 86, cell_h: int = 30,
+) -> str:
+    """A grid of accuracies (rows x columns), each cell coloured by its value and labelled ``72% n=30``."""
+    left, top = 130, 64
+    width = left + cell_w * max(len(cols), 1) + 16
+    height = top + cell_h * max(len(rows), 1) + 12
+    parts = []
+    for j, col in enumerate(cols):
+        x = left + cell_w * j + cell_w / 2
+        parts.append(f'<text x="{x:.1f}" y="{top - 8}" text-anchor="end" class="tick" '
+                     f'transform="rotate(-20 {x:.1f} {top - 8})">{escape(col)}</text>')
+    for i, row in enumerate(rows):
+        y = top + cell_h * i
+        parts.append(f'<text x="{left - 6}" y="{y + cell_h * 0.62:.1f}" text-anchor="end" class="tick">{escape(row)}</text>')
+        for j, col in enumerate(cols):
+            x = left + cell_w * j
+            cell = cells.get((row, col))
+            if cell is None:
+                parts.append(f'<rect x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="#f2f2f2"/>')
+                continue
+            value, n = cell
+            parts.append(
+                f'<rect x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="{_heat_color(value)}">'
+                f"<title>{escape(row)} / {escape(col)}: {value:.1%} (n={n})</title></rect>"
+                f'<text x="{x + cell_w / 2 - 1:.1f}" y="{y + cell_h * 0.62:.1f}" text-anchor="middle" class="value">'
+                f"{value:.0%} n={n}</text>"
+            )
+    return _svg(name, width, height, title, "".join(parts))
+
+
 CSS = """
 svg.chart { font-family: system-ui, sans-serif; background: #fff; margin: 8px 0; }
 svg.chart .chart-title { font-size: 14px; font-weight: 600; }
