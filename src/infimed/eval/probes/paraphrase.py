@@ -30,12 +30,13 @@ LEAD_INS = {
 MODALITY_WORDS = {"ct": "CT", "mri": "MRI", "xray": "X-ray", "ultrasound": "ultrasound", "pathology": "pathology",
                   "fundus": "fundus", "dermoscopy": "dermoscopy", "endoscopy": "endoscopy", "oct": "OCT",
                   "microscopy": "microscopy"}
-# (pattern, replacement): word-level rewrites that keep the meaning
-REWRITES = (
-    (r"\bIs there\b", "Can you see"), (r"\bAre there\b", "Can you see"), (r"\bthis image\b", "the image shown"),
-    (r"\bthe image\b", "this picture"), (r"\bWhat is\b", "What's"), (r"\bHow many\b", "What number of"),
-    (r"\bWhich\b", "What"), (r"\blocated\b", "situated"), (r"\bshown\b", "displayed"), (r"\bvisible\b", "seen"),
-)
+# word-level rewrites that keep the meaning, applied in one pass (a rewrite is never rewritten again)
+REWRITES = {
+    "Is there": "Can you see", "Are there": "Can you see", "this image": "the image shown",
+    "the image": "this picture", "What is": "What's", "How many": "What number of", "Which": "What",
+    "located": "situated", "shown": "displayed", "visible": "seen",
+}
+_REWRITE = re.compile(r"\b(" + "|".join(map(re.escape, REWRITES)) + r")\b")
 
 
 def _lower_first(q: str) -> str:
@@ -57,9 +58,7 @@ def rewordings(sample: Sample) -> dict[str, str]:
         out["expert"] = f"You are an expert reading this {what} image. {q}"
     else:
         out["expert"] = f"You are a medical expert. {q}"
-    lexical = q
-    for pattern, repl in REWRITES:
-        lexical = re.sub(pattern, repl, lexical, count=1)
+    lexical = _REWRITE.sub(lambda m: REWRITES[m.group(1)], q)
     if lexical != q:
         out["lexical"] = lexical
     return {k: v for k, v in out.items() if v != q}
