@@ -10,6 +10,7 @@ import pytest
 
 from infimed.backends.base import SamplingParams
 from infimed.backends.mock import MockBackend
+from infimed.eval.compare import compare_runs
 from infimed.eval.html_report import accuracy_by_source, browser_rows, load_run, render_report, verdict
 from infimed.eval.probes.run import run_probes
 from infimed.eval.runner import run_eval
@@ -44,6 +45,9 @@ def test_page_content(runs: list[Path]) -> None:
     assert thumbs and all(v.startswith("data:image/png;base64,") for v in thumbs.values())
     assert {r["probe"] for r in rows} == {"plain", "circular", "blind", "image"}
     assert {verdict(r) for r in load_run(runs[1])["rows"]} >= {"correct", "wrong", "unparsed"}
+    paired = compare_runs(runs)  # probe runs are compared on their plain questions only
+    n_plain = len(load_run(runs[2])["rows"])
+    assert [r["n_rows"] for r in paired["runs"]] == [n_plain] * 3 and paired["n_shared_ids"] == n_plain
     by_source = accuracy_by_source(load_run(runs[2])["rows"])
     assert by_source["phantom"]["accuracy"] == 1.0 and len(by_source["phantom"]["ci95"]) == 2
 
