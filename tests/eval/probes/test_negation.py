@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infimed.eval.probes.negation import negate
+from infimed.schema import Sample
 
 CASES = [
     ("Is there a lesion in this image?", "Is there no lesion in this image?"),
@@ -35,10 +36,12 @@ def test_no_rule_no_variant(question: str) -> None:
 
 
 def test_gold_is_consistent_and_always_yes_is_not(probe_run, phantom_samples) -> None:
-    robustness, rows = probe_run("gold", "negation")
+    odd = Sample(id="odd", question="Lesion present?", answer="yes", answer_type="yes_no", modality="ct",
+                 task="abnormality_detection")
+    robustness, rows = probe_run("gold", "negation", samples=[*phantom_samples, odd])
     m = robustness["probes"]["negation"]["overall"]
     n_yes_no = sum(s.answer_type == "yes_no" for s in phantom_samples)
-    assert m["n_pairs"] + m["n_skipped"] == n_yes_no and m["n_pairs"] > 5
+    assert m["n_pairs"] == n_yes_no and m["n_skipped"] == 1  # every phantom wording has a rule
     assert m["consistency"]["rate"] == 1.0 and m["both_right"]["rate"] == 1.0
     negated = [r for r in rows if r["probe"] == "negation"]
     plain = {r["id"]: r for r in rows if r["probe"] is None}

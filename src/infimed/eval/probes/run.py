@@ -121,21 +121,22 @@ def probe_metrics(rows: Sequence[dict[str, Any]], probes: Sequence[str], *, n_bo
                            "seed": seed, "probes": {}}
     for name in probes:
         probe = PROBES.get(name)
-        groups = []
-        for sid, by_probe in variants.items():
-            if name in by_probe:
-                others = {f"{p}:{v}": row for p, vs in by_probe.items() for v, row in vs.items()}
-                groups.append(Group(plain[sid], by_probe[name], others))
+        groups = []  # every plain question, so a metric can count those the probe could not vary
+        for sid, row in plain.items():
+            by_probe = variants.get(sid, {})
+            others = {f"{p}:{v}": r for p, vs in by_probe.items() for v, r in vs.items()}
+            groups.append(Group(row, by_probe.get(name, {}), others))
         slices: dict[str, dict[str, list[Group]]] = {"source": {}, "modality_x_task": {}}
         for g in groups:
             slices["source"].setdefault(str(g.plain.get("source") or UNKNOWN), []).append(g)
             key = f"{g.plain.get('modality') or UNKNOWN}/{g.plain.get('task') or UNKNOWN}"
             slices["modality_x_task"].setdefault(key, []).append(g)
-        result: dict[str, Any] = {"n_samples": len(groups), "n_variants": sum(len(g.variants) for g in groups),
+        result: dict[str, Any] = {"n_samples": sum(1 for g in groups if g.variants),
+                                  "n_variants": sum(len(g.variants) for g in groups),
                                   "overall": probe.metric(groups, Stats(n_boot, seed, f"{name}/overall/")),
                                   "by": {}}
         for breakdown, values in slices.items():
             result["by"][breakdown] = {v: probe.metric(gs, Stats(n_boot, seed, f"{name}/{breakdown}={v}/"))
-                                       for v, gs in sorted(values.items())}
+                                       for v, gs in sorted(values.items()) if any(g.variants for g in gs)}
         out["probes"][name] = result
     return out
