@@ -7,7 +7,7 @@ Prints one row per probe (variants, seconds, ratio to ``eval run``) and the prob
 Without --model a tiny random model is built (its answers are mostly unparsed: the figures then say little
 beyond the timing); pass a trained one (``infimed train sft ...``) for figures worth reading.
 
-    .venv/bin/python bench/eval_probe.py --data data/phantom/test.jsonl --model runs/sft --limit 24
+    .venv/bin/python bench/eval_probe.py --data data/phantom/test.jsonl --model runs/sft --limit 200
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, help="infimed JSONL (default: a fresh phantom test split)")
     parser.add_argument("--model", type=Path, help="model folder (default: a tiny random model)")
-    parser.add_argument("--limit", type=int, default=24, help="questions (default 24)")
+    parser.add_argument("--limit", type=int, default=200, help="questions (default 200)")
     parser.add_argument("--probes", default="all")
     parser.add_argument("--severities", default="1,2,3")
     parser.add_argument("--max-new-tokens", type=int, default=4)

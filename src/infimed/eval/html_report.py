@@ -292,6 +292,9 @@ def render_report(dirs: list[Path], *, max_samples: int = 3000) -> str:
                      for i, (n, r) in enumerate(zip(names, runs, strict=True)) if r["robustness"])
     diffs = _diff_table(dirs) if len(dirs) > 1 else "<p>One run: nothing to pair with.</p>"
     rows, thumbs = browser_rows(names, runs, max_samples)
+    cut = [f"{n} ({len(r['rows'])} rows)" for n, r in zip(names, runs, strict=True) if len(r["rows"]) > max_samples]
+    cut_note = (f"<p>The browser holds the first {max_samples} rows of each run; cut: {escape(', '.join(cut))} "
+                "(--max-samples).</p>") if cut else ""
     selects = "".join(f'<label>{f} <select id="f-{f}"><option value="">all</option></select></label> '
                       for f in ("run", "modality", "task", "verdict", "probe"))
     return f"""<!doctype html>
@@ -324,7 +327,7 @@ img {{ width: {THUMB}px; image-rendering: pixelated; }}
 <h2>Unparsed and error rates</h2>
 {_rates_table(names, runs)}
 <h2>Samples</h2>
-<div id="filters">{selects}<span id="browser-count"></span></div>
+{cut_note}<div id="filters">{selects}<span id="browser-count"></span></div>
 <table id="browser"><thead><tr><th>image</th><th>run / id</th><th>question and options</th><th>response</th>
 <th>extracted</th><th>gold</th><th>verdict</th></tr></thead><tbody id="browser-rows"></tbody></table>
 {_json_script('rows-data', rows)}
