@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infimed.eval.probes.base import PROBES
+from infimed.eval.probes.base import PROBES, pct
 
 TITLES = {
     "circular": "Circular evaluation (option order)",
@@ -41,9 +41,38 @@ def render_probes(robustness: dict[str, Any]) -> str:
         summary = PROBES.get(name).summary or (lambda m: str(m))
         lines += [f"## {TITLES.get(name, name)}", "",
                   f"{result['n_samples']} questions probed, {result['n_variants']} variants.", "",
-                  f"- **overall**: {summary(result['overall'])}"]
-        for breakdown, label in (("source", "benchmark"), ("modality_x_task", "")):
-            for value, m in result["by"].get(breakdown, {}).items():
-                lines.append(f"- {label + ' ' if label else ''}{value}: {summary(m)}")
-        lines.append("")
+                  f"**Overall**: {summary(result['overall'])}", ""]
+        for breakdown, label in (("source", "benchmark"), ("modality_x_task", "modality/task")):
+            groups = result["by"].get(breakdown, {})
+            if groups:
+                lines += [*_table(label, groups), ""]
     return "\n".join(lines)
+
+
+def _is_rate(v: Any) -> bool:
+    return isinstance(v, dict) and "rate" in v and "n" in v
+
+
+def rates(m: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, dict[str, Any]]:
+    """The metric's rates by a readable name, nested groups flattened ("by severity 3 flip rate")."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in m.items():
+        name = f"{prefix}{key}".replace("_", " ")
+        if _is_rate(value):
+            out[name] = value
+        elif isinstance(value, dict) and depth < 2 and value and all(isinstance(v, dict) for v in value.values()):
+            inner = {k: v for k, v in value.items() if _is_rate(v) or isinstance(v, dict)}
+            if all(_is_rate(v) or all(_is_rate(x) for x in v.values()) for v in inner.values()):
+                out.update(rates(inner, f"{name} ", depth + 1))
+    return out
+
+
+def _table(label: str, groups: dict[str, dict[str, Any]]) -> list[str]:
+    """One row per slice, one column per rate of the metric: ``rate % (n)``."""
+    flat = {value: rates(m) for value, m in groups.items()}
+    keys = list(dict.fromkeys(k for r in flat.values() for k in r))
+    out = [f"| {label} | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+    for value, r in flat.items():
+        cells = [f"{pct(r[k]['rate'])} ({r[k]['n']})" if k in r else "" for k in keys]
+        out.append(f"| {value} | " + " | ".join(cells) + " |")
+    return out
