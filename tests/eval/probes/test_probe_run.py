@@ -77,6 +77,8 @@ def test_results_are_the_plain_questions_like_eval_run(phantom_samples: list[Sam
     report = (tmp_path / "p" / "report.md").read_text()
     assert "# Robustness probes" in report and "## Circular evaluation (option order)" in report
     assert "**Answered as well without the image**" in report and "benchmark phantom" in report
+    assert "| benchmark | plain accuracy | circular accuracy | rotation accuracy | consistency |" in report
+    assert "| modality/task | sighted accuracy | no image accuracy | quadrants grounded |" in report
 
 
 def test_a_broken_image_is_an_error_row_not_a_crash(phantom_samples: list[Sample], tmp_path: Path) -> None:
