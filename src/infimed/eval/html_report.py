@@ -110,7 +110,7 @@ def _robustness_panel(idx: int, run_name: str, rob: dict[str, Any]) -> str:
                                   [b[1]["ci95"] for b in bars]))
         bias = m.get("position_bias", {})
         if bias:
-            parts.append(hbar_chart(f"position-{idx}", "Position bias: share of answers per letter (right share in tooltip)",
+            parts.append(hbar_chart(f"position-{idx}", "Position bias: share of answers per letter (share of right answers in brackets)",
                                     [(f"{k} (right {v['right']:.0%})", v["chosen"]) for k, v in bias.items()],
                                     fmt="{:.0%}"))
     if "blind" in probes:
