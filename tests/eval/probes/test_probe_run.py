@@ -149,3 +149,20 @@ def test_tiny_model_probed_end_to_end(tiny_model_dir: Path, phantom_dir: Path, t
     assert code == 0, output
     page = (tmp_path / "report.html").read_text()
     assert 'data-chart="circular-0"' in page and 'data-chart="severity-0"' in page
+
+
+def test_real_chest_x_rays(pneumoniamnist: Path, tmp_path: Path) -> None:
+    """PneumoniaMNIST (real X-rays): the benchmark loader, corruptions of real images, blind, negation."""
+    code, output = _invoke("probe", "--backend", "mock", "--model", "vision", "--benchmark", "medmnist",
+                           "--data-root", str(pneumoniamnist), "--image-cache", str(tmp_path / "cache"), "--limit", "30",
+                           "--probes", "blind,image,negation,circular", "--severities", "1,3", "--n-boot", "50",
+                           "--out", str(tmp_path / "mm"))
+    assert code == 0, output
+    robustness = json.loads((tmp_path / "mm" / "robustness.json").read_text())
+    blind = robustness["probes"]["blind"]["overall"]
+    assert blind["sighted_accuracy"]["rate"] == 1.0 and blind["no_image_accuracy"]["rate"] < 0.8
+    assert blind["other_image_accuracy"]["n"] == 30  # another chest X-ray for every question
+    image = robustness["probes"]["image"]["overall"]
+    assert set(image["by_severity"]) == {"1", "3"} and image["by_severity"]["3"]["flip_rate"]["rate"] == 0.0
+    rows = [json.loads(line) for line in (tmp_path / "mm" / "samples.jsonl").read_text().splitlines()]
+    assert all(r["error"] is None for r in rows) and {r["modality"] for r in rows} == {"xray"}
