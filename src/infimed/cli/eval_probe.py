@@ -87,6 +87,8 @@ def probe(
     except (KeyError, ValueError) as exc:
         raise typer.BadParameter(str(exc.args[0] if exc.args else exc), param_hint="--probes") from exc
     sev = parse_severities(severities)
+    if teacher is not None and "paraphrase" not in names:
+        raise typer.BadParameter("--teacher rewords questions for the paraphrase probe; add it to --probes")
     samples, source = load_data(data, benchmark, data_root, split, limit, image_cache)
     if not samples:
         raise typer.BadParameter(f"no samples found in {source}")
@@ -97,7 +99,7 @@ def probe(
     try:
         if teacher is not None and "paraphrase" in names:
             coach = start_backend(teacher_backend, teacher, parse_options(teacher_option), "--teacher-backend")
-            rewordings = teacher_rewordings(samples, coach, out / "teacher", seed=seed)
+            rewordings = teacher_rewordings(samples, coach, out / "teacher", seed=seed, overwrite=overwrite)
         engine = start_backend(backend, model, options)
         params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
         robustness = run_probes(samples, engine, params, out, probes=names, mode=mode,  # type: ignore[arg-type]

@@ -108,6 +108,8 @@ def test_cli_errors_are_clear(phantom_dir: Path, tmp_path: Path) -> None:
     assert code == 2 and "unknown probe 'sideways'" in output
     code, output = _invoke(*base, "--severities", "1,7")
     assert code == 2 and "severities among 1,2,3" in output
+    code, output = _invoke(*base, "--probes", "blind", "--teacher", "gold", "--teacher-backend", "mock")
+    assert code == 2 and "add it to --probes" in output
     code, output = _invoke("report", str(tmp_path / "nothing"), "--out", str(tmp_path / "r.html"))
     assert code == 2 and "not a finished eval run" in output
 

@@ -31,10 +31,10 @@ def clean_rewording(reply: str | None, question: str) -> str | None:
 
 
 def teacher_rewordings(samples: Sequence[Sample], teacher: Backend, out_dir: Path, *, n: int = 1,
-                       max_new_tokens: int = 96, seed: int = 0) -> dict[str, list[str]]:
+                       max_new_tokens: int = 96, seed: int = 0, overwrite: bool = False) -> dict[str, list[str]]:
     """``n`` rewordings per English sample (sampled with temperature 0.7 when n > 1), by sample id."""
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0 if n == 1 else 0.7, seed=seed)
-    prepare_run(teacher, params, out_dir, mode="direct", batch_size=None, overwrite=False)
+    prepare_run(teacher, params, out_dir, mode="direct", batch_size=None, overwrite=overwrite)
     requests, hashes, owner = [], {}, {}
     for s in samples:
         if s.language != "en":
