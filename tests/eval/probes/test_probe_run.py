@@ -135,6 +135,7 @@ def test_tiny_model_probed_end_to_end(tiny_model_dir: Path, phantom_dir: Path, t
     code, output = _invoke(*args)
     assert code == 0, output
     robustness = json.loads((out / "robustness.json").read_text())
+    assert robustness["schema"] == "infimed-robustness-v1"
     assert set(robustness["probes"]) == {"circular", "blind", "paraphrase", "image", "negation", "confidence"}
     for name, result in robustness["probes"].items():
         assert result["n_variants"] > 0 and result["by"]["modality_x_task"], name

@@ -28,6 +28,7 @@ from infimed.prompts import Mode
 from infimed.schema import Sample
 
 ROBUSTNESS = "robustness.json"
+SCHEMA = "infimed-robustness-v1"
 PROBE_ORDER = ("circular", "blind", "paraphrase", "image", "negation", "confidence")
 
 
@@ -117,7 +118,7 @@ def probe_metrics(rows: Sequence[dict[str, Any]], probes: Sequence[str], *, n_bo
     for r in rows:
         if r["probe"] is not None and r["variant_of"] in plain:
             variants.setdefault(r["variant_of"], {}).setdefault(r["probe"], {})[r["variant"]] = r
-    out: dict[str, Any] = {"n_samples": len(plain), "n_variants": len(rows) - len(plain), "n_boot": n_boot,
+    out: dict[str, Any] = {"schema": SCHEMA, "n_samples": len(plain), "n_variants": len(rows) - len(plain), "n_boot": n_boot,
                            "seed": seed, "probes": {}}
     for name in probes:
         probe = PROBES.get(name)
