@@ -61,6 +61,18 @@ def user_message(sample: Sample, mode: Mode = "direct") -> dict[str, Any]:
     return {"role": "user", "content": content}
 
 
+def followup_messages(sample: Sample) -> list[dict[str, Any]]:
+    """Later turns of a multi-turn request, from ``meta["turns"]`` (``[{"role", "text"}]``): e.g. a probe's
+    "Are you sure?" after the model's first answer. Empty for an ordinary sample."""
+    turns = sample.meta.get("turns") or []
+    return [{"role": str(t["role"]), "content": [{"type": "text", "text": str(t["text"])}]} for t in turns]
+
+
+def answer_instruction(answer_type: str, mode: Mode = "direct") -> str:
+    """The last line of a template: how to answer (for a follow-up turn that asks again)."""
+    return TEMPLATES[mode][answer_type].rsplit("\n", 1)[-1]
+
+
 def messages(sample: Sample, mode: Mode = "direct", *, with_answer: bool = False) -> list[dict[str, Any]]:
     """Chat messages for generation (user turn only) or training (user + assistant target)."""
     msgs = [user_message(sample, mode)]

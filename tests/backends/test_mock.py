@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,43 @@ def test_call_log_and_broken_image(tmp_path: Path) -> None:
 def test_unknown_policy_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="expected 'gold'"):
         BACKENDS.get("mock")(model="genius")
+
+
+def _chat(i: str, answer: str, answer_type: str, *, shown: list[str], about: list[str],
+          options: dict[str, str] | None = None, before: str | None = None) -> GenRequest:
+    content: list[dict] = [{"type": "image", "path": p} for p in shown] + [{"type": "text", "text": "q"}]
+    messages: list[dict] = [{"role": "user", "content": content}]
+    if before is not None:
+        messages += [{"role": "assistant", "content": [{"type": "text", "text": before}]},
+                     {"role": "user", "content": [{"type": "text", "text": "Are you sure?"}]}]
+    meta = {"answer": answer, "answer_type": answer_type, "options": options, "answer_images": about}
+    return GenRequest(i, messages, meta=meta)
+
+
+def test_vision_policy_is_right_only_on_the_image_the_answer_is_about(tmp_path: Path) -> None:
+    own, other = tmp_path / "own.png", tmp_path / "other.png"
+    for p in (own, other):
+        Image.new("L", (8, 8)).save(p)
+    options = {"A": "x", "B": "y", "C": "z"}
+    backend = BACKENDS.get("mock")(model="vision")
+    reqs = [_chat(f"s{i}", "C", "choice", shown=[str(own)], about=[str(own)], options=options) for i in range(20)]
+    assert {r.response for r in _gen(backend, reqs).values()} == {"C"}
+    blind = [_chat(f"b{i}", "C", "choice", shown=[], about=[str(own)], options=options) for i in range(60)]
+    swapped = [_chat(f"o{i}", "yes", "yes_no", shown=[str(other)], about=[str(own)]) for i in range(60)]
+    guesses = Counter(r.response for r in _gen(backend, blind).values())
+    assert set(guesses) == {"A", "B", "C"} and guesses["C"] < 40  # a guess spread over the options
+    assert set(r.response for r in _gen(backend, swapped).values()) == {"yes", "no"}
+
+
+def test_waver_changes_its_answer_when_asked_again() -> None:
+    backend = BACKENDS.get("mock")(model="waver:gold")
+    options = {"A": "x", "B": "y"}
+    out = _gen(backend, [_chat("c", "B", "choice", shown=[], about=[], options=options),
+                         _chat("c2", "B", "choice", shown=[], about=[], options=options, before="B"),
+                         _chat("y2", "no", "yes_no", shown=[], about=[], before="no"),
+                         _chat("o2", "2", "open", shown=[], about=[], before="2")])
+    assert [out[i].response for i in ("c", "c2", "y2", "o2")] == ["B", "A", "yes", "I am not sure"]
+    assert _gen(BACKENDS.get("mock")(model="gold"), [_chat("g", "B", "choice", shown=[], about=[], before="B")])[
+        "g"].response == "B"
+    with pytest.raises(ValueError, match="waver:POLICY"):
+        BACKENDS.get("mock")(model="sometimes")

@@ -154,3 +154,24 @@ def test_cache_without_run_file_is_not_trusted(tmp_path: Path) -> None:
     (out / "predictions.jsonl").write_text('{"id": "s0", "response": "A"}\n')
     with pytest.raises(RunMismatchError, match="no run.json"):
         run_eval(_samples(tmp_path, n=2), MockBackend("gold"), SamplingParams(), out)
+
+
+def test_follow_up_turns_are_sent_and_key_the_cache() -> None:
+    import hashlib
+
+    from infimed.eval.manifest import request_hash
+    from infimed.eval.runner import build_request
+    from infimed.prompts import build_prompt
+
+    s = Sample(id="f", question="Is there a lesion?", answer="yes", answer_type="yes_no")
+    asked = {"prompt": build_prompt(s), "images": []}
+    old = hashlib.sha256(json.dumps(asked, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    assert request_hash(s, "direct") == old  # ordinary samples keep their cache keys
+    turns = [{"role": "assistant", "text": "yes"}, {"role": "user", "text": "Are you sure?"}]
+    follow = s.model_copy(update={"meta": {"turns": turns}})
+    request = build_request(follow, "direct")
+    assert [m["role"] for m in request.messages] == ["user", "assistant", "user"]
+    assert request.messages[2]["content"] == [{"type": "text", "text": "Are you sure?"}]
+    assert request_hash(follow, "direct") != old
+    other = s.model_copy(update={"meta": {"turns": [{**turns[0], "text": "no"}, turns[1]]}})
+    assert request_hash(other, "direct") != request_hash(follow, "direct")  # keyed by the first answer too

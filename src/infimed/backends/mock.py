@@ -1,10 +1,13 @@
 """A deterministic stand-in backend for tests, demos and resume drills.
 
 The ``model`` string picks the policy: ``gold`` (answer correctly, from the gold answer the runner puts in
-``GenRequest.meta``), ``coin:P`` (the gold answer with probability P, else "I cannot tell."; decided by a hash
-of the request id and ``params.seed``, so a sampled rollout is reproducible and rollouts with other seeds
-differ), ``always:X`` (always reply ``X``), ``file:PATH`` (a JSON object or JSONL of
-``{"id", "response"}`` lines). Python callers may pass ``responses`` (id -> text) or ``fn`` (request -> text)
+``GenRequest.meta``: a model that never needs the image), ``coin:P`` (the gold answer with probability P, else
+"I cannot tell."; decided by a hash of the request id and ``params.seed``, so a sampled rollout is
+reproducible and rollouts with other seeds differ), ``vision`` (answer correctly only when shown the image the
+answer is about, ``meta["answer_images"]``, else guess: a model that reads the image), ``always:X`` (always
+reply ``X``), ``file:PATH`` (a JSON object or JSONL of ``{"id", "response"}`` lines), ``waver:POLICY``
+(POLICY, but on a follow-up turn such as "Are you sure?" it changes its previous answer). Python callers may
+pass ``responses`` (id -> text) or ``fn`` (request -> text)
 instead. ``delay`` slows each call (to kill a run midway), ``log_calls`` appends every delivered id to a
 file (to prove nothing is generated twice), ``fail_ids`` turns chosen ids into errors. Images are opened
 with the real loader, so a broken image fails here exactly as it would in a real backend.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,52 @@ def gold_response(request: GenRequest) -> str:
     if request.meta.get("mode") == "reasoning":
         return f"<think>The image shows the finding.</think><answer>{answer}</answer>"
     return answer
+
+
+def guess(request: GenRequest) -> str:
+    """A deterministic guess that ignores the image: an option letter, yes/no, or a non-answer for open."""
+    pick = zlib.crc32(request.id.encode("utf-8"))
+    options = sorted(request.meta.get("options") or {})
+    if request.meta.get("answer_type") == "choice" and options:
+        return options[pick % len(options)]
+    if request.meta.get("answer_type") == "yes_no":
+        return ("yes", "no")[pick % 2]
+    return "unknown"
+
+
+def vision_response(request: GenRequest) -> str:
+    """Right only when the request shows the image(s) the gold answer is about; a guess otherwise."""
+    shown = request_image_paths(request)
+    if shown and shown == [str(p) for p in request.meta.get("answer_images") or []]:
+        return gold_response(request)
+    return guess(request)
+
+
+def changed_answer(request: GenRequest, previous: str) -> str:
+    """Another answer than ``previous``: the flipped yes/no, the next option letter, or a hedge."""
+    answer_type = request.meta.get("answer_type")
+    if answer_type == "yes_no":
+        return "no" if previous.strip().lower().startswith("yes") else "yes"
+    options = sorted(request.meta.get("options") or {})
+    if answer_type == "choice" and options:
+        prev = previous.strip().upper()[:1]
+        return options[(options.index(prev) + 1) % len(options)] if prev in options else options[0]
+    return "I am not sure"
+
+
+def waver(policy: Callable[[GenRequest], str]) -> Callable[[GenRequest], str]:
+    """``policy`` on a first turn; on a follow-up, a different answer than the one it gave before."""
+
+    def respond(request: GenRequest) -> str:
+        before = [m for m in request.messages if m.get("role") == "assistant"]
+        if not before:
+            return policy(request)
+        content = before[-1].get("content")
+        text = content if isinstance(content, str) else " ".join(
+            str(p.get("text", "")) for p in content or [] if isinstance(p, dict))
+        return changed_answer(request, text)
+
+    return respond
 
 
 def load_scripted(path: Path) -> dict[str, str]:
@@ -57,13 +107,18 @@ def coin(request_id: str, seed: int) -> float:
 def policy_from_model(model: str) -> Callable[[GenRequest], str]:
     if model == "gold" or model.startswith("coin:"):
         return gold_response
+    if model == "vision":
+        return vision_response
+    if model.startswith("waver:"):
+        return waver(policy_from_model(model.removeprefix("waver:")))
     if model.startswith("always:"):
         reply = model.removeprefix("always:")
         return lambda _req: reply
     if model.startswith("file:"):
         scripted = load_scripted(Path(model.removeprefix("file:")))
         return lambda req: scripted.get(req.id, "")
-    raise ValueError(f"mock model {model!r}: expected 'gold', 'coin:P', 'always:TEXT' or 'file:PATH'")
+    raise ValueError(f"mock model {model!r}: expected 'gold', 'coin:P', 'vision', 'always:TEXT', 'file:PATH' "
+                     "or 'waver:POLICY'")
 
 
 class MockBackend:

@@ -265,3 +265,6 @@ def _first_error(path: Path) -> str | None:
 
     rows = iter_json_lines(path) if path.exists() else iter(())
     return next((str(row["error"]) for _, row, _ in rows if isinstance(row, dict) and row.get("error")), None)
+
+
+from infimed.cli import eval_probe  # noqa: E402, F401  (registers `eval probe` and `eval report`)

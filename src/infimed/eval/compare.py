@@ -47,6 +47,8 @@ def load_run(run_dir: Path) -> dict[str, dict[str, Any]]:
             raise ValueError(f"{path}:{lineno}: {err}")
         if not isinstance(row, dict) or not isinstance(row.get("id"), str):
             raise ValueError(f"{path}:{lineno} field 'id': a samples.jsonl row needs a string id")
+        if row.get("variant_of"):  # a probe's variant: runs are compared on the plain questions
+            continue
         if "correct" not in row:
             raise ValueError(f"{path}:{lineno} [id={row['id']}] field 'correct': missing")
         if row["id"] in rows:

@@ -44,7 +44,10 @@ def fingerprint(*, model: str, backend: str, mode: str, params: SamplingParams) 
 def request_hash(sample: Sample, mode: str) -> str:
     """Hash of what the model is asked (prompt text and image references): a cached response is reused
     only for the same question, even when a file is edited and the same output folder reused."""
-    return _sha256_json({"prompt": build_prompt(sample, mode), "images": sample.images})[:16]  # type: ignore[arg-type]
+    asked: dict[str, Any] = {"prompt": build_prompt(sample, mode), "images": sample.images}  # type: ignore[arg-type]
+    if sample.meta.get("turns"):  # a multi-turn request (a probe's follow-up) is keyed by its whole dialogue
+        asked["turns"] = sample.meta["turns"]
+    return _sha256_json(asked)[:16]
 
 
 def data_checksum(samples: Iterable[Sample]) -> str:

@@ -14,13 +14,14 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infimed.backends.base import Backend, GenRequest, GenResult, SamplingParams
 from infimed.eval.manifest import build_manifest, fingerprint, request_hash
 from infimed.io.jsonl import JsonlAppender, iter_json_lines, write_json
-from infimed.prompts import Mode, messages
+from infimed.prompts import Mode, followup_messages, messages
 from infimed.schema import Sample
 
 PREDICTIONS = "predictions.jsonl"
@@ -33,9 +34,11 @@ class RunMismatchError(ValueError):
 
 
 def build_request(sample: Sample, mode: Mode) -> GenRequest:
-    """The chat request for a sample; ``meta`` carries the gold answer for the mock backend only."""
-    meta = {"mode": mode, "answer": sample.answer, "answer_type": sample.answer_type}
-    return GenRequest(sample.id, messages(sample, mode), meta=meta)
+    """The chat request for a sample (with any later turns in ``meta["turns"]``); ``meta`` carries the gold
+    answer, options and the images the answer is about (a probe may show others) for the mock backend only."""
+    meta = {"mode": mode, "answer": sample.answer, "answer_type": sample.answer_type, "options": sample.options,
+            "answer_images": sample.meta.get("answer_images") or [str(p) for p in sample.image_paths()]}
+    return GenRequest(sample.id, messages(sample, mode) + followup_messages(sample), meta=meta)
 
 
 def check_fingerprint(out_dir: Path, fp: dict[str, Any], *, overwrite: bool) -> None:
@@ -122,6 +125,68 @@ def progress_callback(total: int, description: str) -> Iterator[Callable[[GenRes
         yield advance
 
 
+@dataclass
+class Generation:
+    """What ``generate_cached`` returns: every finished cache row by id, and how the work went."""
+
+    done: dict[str, dict[str, Any]]
+    stats: dict[str, Any]
+
+
+def generate_cached(
+    requests: Sequence[GenRequest], hashes: dict[str, str], backend: Backend, params: SamplingParams,
+    out_dir: Path, *, retry_errors: bool = True, description: str | None = None,
+) -> Generation:
+    """Generate the requests not yet in ``out_dir/predictions.jsonl`` (keyed by id and request hash),
+    appending each result the moment it arrives; the caller has checked the fingerprint."""
+    cache_path = Path(out_dir) / PREDICTIONS
+    done = read_cache(cache_path, hashes, retry_errors=retry_errors)
+    n_cached = sum(1 for r in requests if r.id in done)
+    todo = [r for r in requests if r.id not in done]
+    start = time.perf_counter()
+    with JsonlAppender(cache_path) as cache, \
+            progress_callback(len(todo), description or f"generate ({backend.name})") as tick:
+
+        def on_result(result: GenResult) -> None:
+            row = {
+                "id": result.id, "response": result.response, "error": result.error,
+                "seconds": round(result.seconds, 4), "tokens": result.tokens, "request_hash": hashes[result.id],
+            }
+            cache.write(row)
+            done[result.id] = row
+            tick(result)
+
+        if todo:
+            backend.generate(todo, params, on_result)
+    seconds = time.perf_counter() - start
+    stats = {
+        "n_samples": len(requests), "n_cached": n_cached, "n_generated": len(todo),
+        "n_errors": sum(1 for r in requests if r.id in done and done[r.id].get("error")),
+        "seconds": round(seconds, 3), "samples_per_s": round(len(todo) / seconds, 3) if seconds > 0 else None,
+    }
+    return Generation(done, stats)
+
+
+def prepare_run(backend: Backend, params: SamplingParams, out_dir: Path, *, mode: Mode,
+                batch_size: int | None, overwrite: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Create ``out_dir``, apply ``batch_size``, check the fingerprint; return (backend info, fingerprint)."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if batch_size is not None and hasattr(backend, "batch_size"):
+        backend.batch_size = batch_size
+    info = backend.describe()
+    fp = fingerprint(model=str(info.get("model")), backend=backend.name, mode=mode, params=params)
+    check_fingerprint(Path(out_dir), fp, overwrite=overwrite)
+    return info, fp
+
+
+def check_unique_ids(samples: Sequence[Sample]) -> None:
+    seen: set[str] = set()
+    for s in samples:
+        if s.id in seen:
+            raise ValueError(f"duplicate sample id {s.id!r}: ids must be unique within a run")
+        seen.add(s.id)
+
+
 def run_eval(
     samples: Sequence[Sample],
     backend: Backend,
@@ -145,49 +210,15 @@ def run_eval(
     from infimed.eval.scoring import score_run
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ids = [s.id for s in samples]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise ValueError(f"duplicate sample id {dup!r}: ids must be unique within a run")
-    if batch_size is not None and hasattr(backend, "batch_size"):
-        backend.batch_size = batch_size
-    info = backend.describe()
-    fp = fingerprint(model=str(info.get("model")), backend=backend.name, mode=mode, params=params)
-    check_fingerprint(out_dir, fp, overwrite=overwrite)
-
+    check_unique_ids(samples)
+    info, fp = prepare_run(backend, params, out_dir, mode=mode, batch_size=batch_size, overwrite=overwrite)
     hashes = {s.id: request_hash(s, mode) for s in samples}
-    cache_path = out_dir / PREDICTIONS
-    done = read_cache(cache_path, hashes, retry_errors=retry_errors)
-    n_cached = sum(1 for i in ids if i in done)
-    todo = [build_request(s, mode) for s in samples if s.id not in done]
-
-    start = time.perf_counter()
-    with JsonlAppender(cache_path) as cache, progress_callback(len(todo), f"generate ({backend.name})") as tick:
-
-        def on_result(result: GenResult) -> None:
-            row = {
-                "id": result.id, "response": result.response, "error": result.error,
-                "seconds": round(result.seconds, 4), "tokens": result.tokens, "request_hash": hashes[result.id],
-            }
-            cache.write(row)
-            done[result.id] = row
-            tick(result)
-
-        if todo:
-            backend.generate(todo, params, on_result)
-    seconds = time.perf_counter() - start
-
-    predictions = {i: {"id": i, "response": done[i].get("response"), "error": done[i].get("error")}
-                   for i in ids if i in done}
-    n_generated = len(todo)
-    generation = {
-        "n_samples": len(ids), "n_cached": n_cached, "n_generated": n_generated,
-        "n_errors": sum(1 for p in predictions.values() if p["error"]),
-        "seconds": round(seconds, 3), "samples_per_s": round(n_generated / seconds, 3) if seconds > 0 else None,
-    }
+    gen = generate_cached([build_request(s, mode) for s in samples], hashes, backend, params, out_dir,
+                          retry_errors=retry_errors)
+    predictions = {s.id: {"id": s.id, "response": gen.done[s.id].get("response"), "error": gen.done[s.id].get("error")}
+                   for s in samples if s.id in gen.done}
     manifest = build_manifest(
         samples=samples, mode=mode, params=params, backend=info, data_source=data_source, fingerprint=fp,
-        extra={"generation": generation, **(manifest_extra or {})},
+        extra={"generation": gen.stats, **(manifest_extra or {})},
     )
     return score_run(samples, predictions, out_dir, manifest=manifest, n_boot=n_boot, seed=params.seed)

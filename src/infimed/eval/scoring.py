@@ -76,6 +76,7 @@ def score_sample(sample: Sample, prediction: Mapping[str, Any] | None) -> dict[s
         "id": sample.id, "response": None, "extracted": None, "correct": None, "rule": "error",
         "answer": sample.answer, "answer_type": sample.answer_type, "modality": sample.modality,
         "task": sample.task, "language": sample.language, "source": sample.source, "error": None,
+        "question": sample.question, "options": sample.options, "images": [str(p) for p in sample.image_paths()],
     }
     if prediction is None:
         row["error"] = "missing prediction"

@@ -96,8 +96,9 @@ def line_chart(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" class="grid"/>'
             f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" class="tick">{v:.2f}</text>'
         )
-    for i in range(5):
-        v = x0 + (x1 - x0) * i / 4
+    whole = all(float(p[0]).is_integer() for p in points) and x1 - x0 <= 8  # e.g. severities: every integer
+    x_ticks = [x0 + i for i in range(int(x1 - x0) + 1)] if whole else [x0 + (x1 - x0) * i / 4 for i in range(5)]
+    for v in x_ticks:
         parts.append(
             f'<text x="{sx(v):.1f}" y="{top + plot_h + 14}" text-anchor="middle" class="tick">{v:,.0f}</text>'
         )
@@ -137,6 +138,45 @@ def hbar_chart(
             f"<title>{escape(label)}: {fmt.format(value)}</title></rect>"
             f'<text x="{left + w + 6:.1f}" y="{yy + bar_h * 0.7:.1f}" class="value">{fmt.format(value)}</text>'
         )
+    return _svg(name, width, height, title, "".join(parts))
+
+
+def _heat_color(v: float) -> str:
+    """Red (0) through yellow to green (1)."""
+    v = max(0.0, min(1.0, v))
+    r, g = (220, int(60 + 340 * v)) if v < 0.5 else (int(220 - 300 * (v - 0.5)), 230)
+    return f"rgb({min(r, 255)},{min(g, 230)},90)"
+
+
+def heatmap(
+    name: str, title: str, rows: Sequence[str], cols: Sequence[str],
+    cells: dict[tuple[str, str], tuple[float, int]], *, cell_w: int = 86, cell_h: int = 30,
+) -> str:
+    """A grid of accuracies (rows x columns), each cell coloured by its value and labelled ``72% n=30``."""
+    left, top = 130, 40 + 4 * max((len(c) for c in cols), default=0)  # room for the slanted column labels
+    width = left + cell_w * max(len(cols), 1) + 7 * max((len(c) for c in cols[-1:]), default=0)
+    height = top + cell_h * max(len(rows), 1) + 12
+    parts = []
+    for j, col in enumerate(cols):
+        x = left + cell_w * j + cell_w / 2
+        parts.append(f'<text x="{x:.1f}" y="{top - 6}" text-anchor="start" class="tick" '
+                     f'transform="rotate(-35 {x:.1f} {top - 6})">{escape(col)}</text>')
+    for i, row in enumerate(rows):
+        y = top + cell_h * i
+        parts.append(f'<text x="{left - 6}" y="{y + cell_h * 0.62:.1f}" text-anchor="end" class="tick">{escape(row)}</text>')
+        for j, col in enumerate(cols):
+            x = left + cell_w * j
+            cell = cells.get((row, col))
+            if cell is None:
+                parts.append(f'<rect x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="#f2f2f2"/>')
+                continue
+            value, n = cell
+            parts.append(
+                f'<rect x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="{_heat_color(value)}">'
+                f"<title>{escape(row)} / {escape(col)}: {value:.1%} (n={n})</title></rect>"
+                f'<text x="{x + cell_w / 2 - 1:.1f}" y="{y + cell_h * 0.62:.1f}" text-anchor="middle" class="value">'
+                f"{value:.0%} n={n}</text>"
+            )
     return _svg(name, width, height, title, "".join(parts))
 
 
