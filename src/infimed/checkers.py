@@ -190,6 +190,31 @@ def check_sample(sample: Sample, response: str | None) -> Check:
     return check(response, answer_type=sample.answer_type, answer=sample.answer, options=sample.options)
 
 
+JUDGE_POLICIES = ("open", "all", "unparsed")
+
+
+def judge_applies(policy: str, *, answer_type: str, extracted: str | None) -> bool:
+    """Whether an LLM judge grades this reading: ``open`` answers (the default), ``all``, or the ``unparsed``."""
+    if policy == "open":
+        return answer_type in ("open", "report")
+    if policy == "all":
+        return True
+    if policy == "unparsed":
+        return extracted is None
+    raise ValueError(f"judge policy: unknown {policy!r}; expected one of {', '.join(JUDGE_POLICIES)}")
+
+
+def judge_candidate(response: str | None) -> str | None:
+    """The answer a judge grades: the answer slot (last ``<answer>`` / ``\\boxed``) when there is one, else the
+    response without its ``<think>`` blocks; None when no answer was given (empty, unclosed ``<think>``)."""
+    slots, why = _slots(response or "")
+    if why is not None:
+        return None
+    span, source = slots[0]
+    text = (span if source in ("answer_tag", "boxed") else slots[-1][0]).strip()
+    return text or None
+
+
 def strip_think(text: str) -> str | None:
     """Remove complete ``<think>`` blocks; None when one is left unclosed (the answer never came)."""
     if "<" not in text:

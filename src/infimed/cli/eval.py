@@ -85,6 +85,43 @@ def backend_options(backend: str, *, batch_size: int | None, concurrency: int, b
     return {}
 
 
+JUDGE = typer.Option(None, "--judge", help="LLM judge: model name served at --judge-base-url (openai) or a local model folder (hf, vllm).")
+JUDGE_BACKEND = typer.Option("openai", "--judge-backend", help="Judge backend: openai, hf or vllm.")
+JUDGE_BASE_URL = typer.Option(None, "--judge-base-url", help="openai judge: server URL, e.g. http://localhost:8000/v1.")
+JUDGE_ON = typer.Option("open", "--judge-on", help="Samples the judge grades: open (open answers), all, or unparsed.")
+JUDGE_TEMPLATE = typer.Option("infimed", "--judge-template", help="Judge prompt: infimed (default), medevalkit (MedEvalKit's question and 0/1 format) or report.")
+JUDGE_CACHE = typer.Option(None, "--judge-cache", help="Verdict cache JSONL (default: OUT/judge_cache.jsonl); share it across runs to reuse verdicts.")
+JUDGE_CONCURRENCY = typer.Option(32, "--judge-concurrency", help="openai judge: requests in flight at once.")
+JUDGE_TIMEOUT = typer.Option(120.0, "--judge-timeout", help="openai judge: seconds per request before it is retried.")
+JUDGE_ATTEMPTS = typer.Option(3, "--judge-attempts", help="Rounds per verdict before it is judge_error (with backoff).")
+JUDGE_IMAGE = typer.Option(False, "--judge-image", help="Show the judge the image too (off by default).")
+
+
+def make_judge(model: str | None, out: Path, *, backend: str, base_url: str | None, policy: str, template: str,
+               cache: Path | None, concurrency: int, timeout: float, attempts: int, image: bool,
+               api_key_env: str = "OPENAI_API_KEY") -> Any:
+    """The judge the ``--judge*`` flags describe, or None without ``--judge``; bad flags are BadParameter."""
+    from infimed.checkers import JUDGE_POLICIES
+
+    if model is None:
+        return None
+    if policy not in JUDGE_POLICIES:
+        raise typer.BadParameter(f"expected one of {', '.join(JUDGE_POLICIES)}, got {policy!r}", param_hint="--judge-on")
+    if concurrency < 1 or attempts < 1 or timeout <= 0:
+        raise typer.BadParameter("--judge-concurrency and --judge-attempts must be >= 1, --judge-timeout > 0")
+    from infimed.judge import build_judge
+
+    try:
+        return build_judge(model, backend=backend, base_url=base_url, template=template,
+                           cache_path=cache or out / "judge_cache.jsonl", concurrency=concurrency,
+                           api_key_env=api_key_env, timeout=timeout, max_attempts=attempts, with_image=image)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        raise typer.BadParameter(str(exc.args[0] if isinstance(exc, KeyError) else exc), param_hint="--judge") from exc
+    except Exception as exc:  # a judge model that does not load: say why, exit 1
+        typer.echo(f"error: cannot start the {backend} judge {model!r}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def run(
     model: str = typer.Option(..., "--model", help="Model folder, hub id (vllm/openai) or mock policy (gold, always:A, file:PATH)."),
@@ -112,6 +149,10 @@ def run(
     option: list[str] = typer.Option([], "--option", "-o", help="Extra backend option KEY=VALUE (repeatable), e.g. -o delay=0.1 for mock."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard predictions cached in --out under other settings."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% confidence intervals."),
+    judge: str | None = JUDGE, judge_backend: str = JUDGE_BACKEND, judge_base_url: str | None = JUDGE_BASE_URL,
+    judge_on: str = JUDGE_ON, judge_template: str = JUDGE_TEMPLATE, judge_cache: Path | None = JUDGE_CACHE,
+    judge_concurrency: int = JUDGE_CONCURRENCY, judge_timeout: float = JUDGE_TIMEOUT,
+    judge_attempts: int = JUDGE_ATTEMPTS, judge_image: bool = JUDGE_IMAGE,
 ) -> None:
     """Generate -> extract -> score -> aggregate. Kill it at any time; rerunning the same command resumes."""
     from infimed.backends import BACKENDS, SamplingParams
@@ -138,9 +179,12 @@ def run(
         typer.echo(f"error: cannot start backend {backend!r} with model {model!r}: {exc}", err=True)
         raise typer.Exit(1) from exc
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+    grader = make_judge(judge, out, backend=judge_backend, base_url=judge_base_url, policy=judge_on,
+                        template=judge_template, cache=judge_cache, concurrency=judge_concurrency,
+                        timeout=judge_timeout, attempts=judge_attempts, image=judge_image, api_key_env=api_key_env)
     try:
         results = run_eval(samples, engine, params, out, mode=mode, overwrite=overwrite,  # type: ignore[arg-type]
-                           data_source=source, n_boot=n_boot)
+                           data_source=source, n_boot=n_boot, judge=grader, judge_on=judge_on)
     except RunMismatchError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -160,8 +204,13 @@ def score(
     model: str | None = typer.Option(None, "--model", help="Name of the model that answered (recorded only)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap confidence intervals."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% confidence intervals."),
+    judge: str | None = JUDGE, judge_backend: str = JUDGE_BACKEND, judge_base_url: str | None = JUDGE_BASE_URL,
+    judge_on: str = JUDGE_ON, judge_template: str = JUDGE_TEMPLATE, judge_cache: Path | None = JUDGE_CACHE,
+    judge_concurrency: int = JUDGE_CONCURRENCY, judge_timeout: float = JUDGE_TIMEOUT,
+    judge_attempts: int = JUDGE_ATTEMPTS, judge_image: bool = JUDGE_IMAGE,
 ) -> None:
-    """Score responses produced elsewhere with exactly the same extraction and scoring as `eval run`."""
+    """Score responses produced elsewhere with exactly the same extraction and scoring as `eval run`;
+    ``--judge`` adds an LLM judge's scores (responses are never regenerated)."""
     from infimed.eval.manifest import build_manifest
     from infimed.eval.scoring import score_run
     from infimed.io.jsonl import file_checksum
@@ -180,7 +229,11 @@ def score(
                  "predictions_sha256": file_checksum(predictions)},
         extra={"unmatched_prediction_ids": unknown[:20], "n_unmatched_predictions": len(unknown)},
     )
-    results = score_run(samples, preds, out, manifest=manifest, n_boot=n_boot, seed=seed)
+    grader = make_judge(judge, out, backend=judge_backend, base_url=judge_base_url, policy=judge_on,
+                        template=judge_template, cache=judge_cache, concurrency=judge_concurrency,
+                        timeout=judge_timeout, attempts=judge_attempts, image=judge_image)
+    results = score_run(samples, preds, out, manifest=manifest, n_boot=n_boot, seed=seed, judge=grader,
+                        judge_on=judge_on)
     if unknown:
         typer.echo(f"warning: {len(unknown)} prediction id(s) match no sample, e.g. {unknown[:3]}", err=True)
     _print_summary(results, out)
@@ -235,4 +288,14 @@ def _print_summary(results: dict[str, Any], out: Path) -> None:
         f"accuracy {acc_text}{ci} on {overall['n']} samples; unparsed {overall.get('unparsed_rate', 0):.1%}; "
         f"errors {overall.get('n_errors', 0)} (left out of accuracy)"
     )
+    if overall.get("judge_n") is not None:
+        typer.echo(
+            f"judge accuracy {_num(overall.get('judge_accuracy'))} on {overall['judge_n']} samples; judged "
+            f"{overall['n_judged']}, judge errors {overall['n_judge_errors']}; agreement with the rules "
+            f"{_num(overall.get('judge_agreement'))}, kappa {_num(overall.get('judge_kappa'))}"
+        )
     typer.echo(f"results in {out}/ (report.md, results.json, samples.jsonl, manifest.json)")
+
+
+def _num(x: Any) -> str:
+    return f"{x:.3f}" if isinstance(x, int | float) else "n/a"

@@ -58,6 +58,31 @@ def _matrix(cells: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
+def _judge_table(results: dict[str, Any]) -> list[str]:
+    """Rule and judge scores side by side, overall and per answer type and modality."""
+    judge = results["judge"]
+    out = [
+        "## LLM judge", "",
+        f"Judge `{judge['model']}`, template `{judge['template']}` ({judge['template_version']}), policy "
+        f"`{judge['policy']}`: {judge['n_calls']} calls, {judge['n_cached']} verdicts from the cache, "
+        f"{judge['n_judge_errors']} judge errors (left out of the judge score)."
+        + (" The judge was unreachable." if judge.get("judge_down") else ""), "",
+        "| slice | rule accuracy % | judge accuracy % [95% CI] | judged % | judge errors | agreement % | kappa |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    groups = {"all": results["overall"]}
+    for breakdown in ("answer_type", "modality"):
+        groups.update({f"{breakdown}={k}": g for k, g in results.get("by", {}).get(breakdown, {}).items()})
+    for name, g in groups.items():
+        ci = g.get("judge_ci95")
+        judge_acc = "-" if g.get("judge_accuracy") is None else pct(g["judge_accuracy"]) + (
+            f" [{pct(ci[0])}, {pct(ci[1])}]" if ci else "")
+        kappa = "-" if g.get("judge_kappa") is None else f"{g['judge_kappa']:.2f}"
+        out.append(f"| {name} | {acc_ci(g)} | {judge_acc} | {pct(g.get('judged_share'))} | "
+                   f"{g.get('n_judge_errors', 0)} | {pct(g.get('judge_agreement'))} | {kappa} |")
+    return [*out, ""]
+
+
 def render_report(results: dict[str, Any], manifest: dict[str, Any] | None = None) -> str:
     overall = results["overall"]
     lines = ["# Evaluation report", ""]
@@ -75,6 +100,8 @@ def render_report(results: dict[str, Any], manifest: dict[str, Any] | None = Non
     if results.get("n_extra_predictions"):
         lines += [f"{results['n_extra_predictions']} predictions had no matching sample and were ignored.", ""]
     lines += ["## Overall", "", *_table({"all": overall}, "slice"), ""]
+    if "judge" in results:
+        lines += _judge_table(results)
     by = results.get("by", {})
     for breakdown, title in BREAKDOWN_TITLES.items():
         groups = by.get(breakdown)

@@ -15,13 +15,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infimed.backends.base import Backend, GenRequest, GenResult, SamplingParams
 from infimed.eval.manifest import build_manifest, fingerprint, request_hash
 from infimed.io.jsonl import JsonlAppender, iter_json_lines, write_json
 from infimed.prompts import Mode, messages
 from infimed.schema import Sample
+
+if TYPE_CHECKING:
+    from infimed.judge import Judge
 
 PREDICTIONS = "predictions.jsonl"
 RUN_FILE = "run.json"
@@ -135,8 +138,12 @@ def run_eval(
     data_source: str | None = None,
     manifest_extra: dict[str, Any] | None = None,
     n_boot: int = 1000,
+    judge: Judge | None = None,
+    judge_on: str = "open",
 ) -> dict[str, Any]:
     """Evaluate ``backend`` on ``samples`` into ``out_dir``; resumable. Returns ``score_run``'s results.
+
+    ``judge`` also grades the samples ``judge_on`` selects with an LLM judge (``infimed.judge``).
 
     ``batch_size`` overrides the batch size of batching backends (hf, vllm); None keeps theirs.
     Writes predictions.jsonl (generate), samples.jsonl (extract), results.json + report.md (aggregate),
@@ -190,4 +197,5 @@ def run_eval(
         samples=samples, mode=mode, params=params, backend=info, data_source=data_source, fingerprint=fp,
         extra={"generation": generation, **(manifest_extra or {})},
     )
-    return score_run(samples, predictions, out_dir, manifest=manifest, n_boot=n_boot, seed=params.seed)
+    return score_run(samples, predictions, out_dir, manifest=manifest, n_boot=n_boot, seed=params.seed,
+                     judge=judge, judge_on=judge_on)
