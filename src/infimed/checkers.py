@@ -215,6 +215,14 @@ def judge_candidate(response: str | None) -> str | None:
     return text or None
 
 
+def settle(result: Check, verdict: bool | None) -> Check:
+    """The rule reading with an LLM judge's verdict as its correctness (rule ``judge``); a missing verdict
+    (not judged, or ``judge_error``) leaves the rule reading as it is."""
+    if verdict is None:
+        return result
+    return Check(result.extracted, verdict, "judge", result.precision, result.recall, result.f1)
+
+
 def strip_think(text: str) -> str | None:
     """Remove complete ``<think>`` blocks; None when one is left unclosed (the answer never came)."""
     if "<" not in text:

@@ -34,8 +34,8 @@ def judge_rows(rows: Sequence[dict[str, Any]], samples: Mapping[str, Sample], ju
         if candidate is None:
             row.update(judge_correct=False, judge_verdict="incorrect", judge_error=None)
             continue
-        items.append(JudgeItem(sample.id, question_text(sample), reference_text(sample), candidate,
-                               tuple(str(p) for p in sample.image_paths())))
+        items.append(judge_item(sample.id, question=sample.question, answer=sample.answer, options=sample.options,
+                                candidate=candidate, images=tuple(str(p) for p in sample.image_paths())))
     verdicts = judge.grade(items) if items else {}
     for row in rows:
         verdict = verdicts.get(row["id"])
@@ -47,17 +47,13 @@ def judge_rows(rows: Sequence[dict[str, Any]], samples: Mapping[str, Sample], ju
                    else "correct" if verdict.correct else "incorrect")
 
 
-def reference_text(sample: Sample) -> str:
-    """The reference answer as the judge sees it: a choice letter with its option text."""
-    if sample.answer_type == "choice" and sample.options:
-        return f"{sample.answer}. {sample.options.get(sample.answer, '')}".strip()
-    return sample.answer
-
-
-def question_text(sample: Sample) -> str:
-    """The question with its options, as the judge sees it."""
-    if sample.options:
+def judge_item(item_id: str, *, question: str, answer: str, options: dict[str, str] | None, candidate: str,
+               images: tuple[str, ...] = ()) -> JudgeItem:
+    """What the judge is shown: the question with its options, the reference (a letter with its option
+    text), and the candidate answer."""
+    if options:
         from infimed.prompts import format_options
 
-        return f"{sample.question.strip()}\n{format_options(sample.options)}"
-    return sample.question
+        question = f"{question.strip()}\n{format_options(options)}"
+        answer = f"{answer}. {options.get(answer, '')}".strip()
+    return JudgeItem(item_id, question, answer, candidate, images)
