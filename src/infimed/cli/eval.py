@@ -64,6 +64,18 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
         raise typer.BadParameter(str(message)) from exc
 
 
+def apply_limit(samples: list[Sample], limit: int | None, seed: int) -> tuple[list[Sample], dict[str, Any] | None]:
+    """The seeded stratified ``--limit`` sample and its manifest record (None without a limit)."""
+    from infimed.eval.subset import stratified_limit, subset_record
+
+    if limit is None:
+        return samples, None
+    if limit < 1:
+        raise typer.BadParameter(f"must be >= 1, got {limit}", param_hint="--limit")
+    chosen = stratified_limit(samples, limit, seed=seed)
+    return chosen, subset_record(chosen, len(samples), limit, seed)
+
+
 def default_image_cache(benchmark: str, data_root: Path) -> Path | None:
     """None (the loader's cache beside the data) when that folder is writable, else the user cache."""
     base = data_root if data_root.is_dir() else data_root.parent
@@ -132,7 +144,8 @@ def run(
     data_root: Path | None = typer.Option(None, "--data-root", help="Folder (or file, e.g. a MedMNIST .npz) of the benchmark."),
     split: str | None = typer.Option(None, "--split", help="Benchmark split (default: the benchmark's test split)."),
     image_cache: Path | None = typer.Option(None, "--image-cache", help="Where a benchmark's embedded images are written (default: beside the data, or ~/.cache/infimed when read-only)."),
-    limit: int | None = typer.Option(None, "--limit", help="Evaluate only the first N samples."),
+    limit: int | None = typer.Option(None, "--limit", help="Evaluate a seeded sample of N, stratified over answer, modality and task (the same for every model)."),
+    limit_seed: int = typer.Option(0, "--limit-seed", help="Seed of the --limit sample."),
     mode: str = typer.Option("direct", "--mode", help="Prompt mode: direct (bare answer) or reasoning (<think>/<answer>)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size of hf / chunk size of vllm (default: backend's own)."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most tokens generated per answer."),
@@ -165,9 +178,10 @@ def run(
                                  param_hint="--backend")
     if max_new_tokens < 1 or concurrency < 1 or tp < 1 or dp < 1 or (batch_size is not None and batch_size < 1):
         raise typer.BadParameter("--max-new-tokens, --concurrency, --tp, --dp and --batch-size must be >= 1")
-    samples, source = load_data(data, benchmark, data_root, split, limit, image_cache)
+    samples, source = load_data(data, benchmark, data_root, split, None, image_cache)
     if not samples:
         raise typer.BadParameter(f"no samples found in {source}")
+    samples, subset = apply_limit(samples, limit, limit_seed)
     options = backend_options(backend, batch_size=batch_size, concurrency=concurrency, base_url=base_url,
                               api_key_env=api_key_env, tp=tp, dp=dp, device=device, dtype=dtype)
     options.update(parse_options(option))
@@ -184,7 +198,8 @@ def run(
                         timeout=judge_timeout, attempts=judge_attempts, image=judge_image, api_key_env=api_key_env)
     try:
         results = run_eval(samples, engine, params, out, mode=mode, overwrite=overwrite,  # type: ignore[arg-type]
-                           data_source=source, n_boot=n_boot, judge=grader, judge_on=judge_on)
+                           data_source=source, n_boot=n_boot, judge=grader, judge_on=judge_on,
+                           manifest_extra={"subset": subset} if subset else None)
     except RunMismatchError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -203,6 +218,8 @@ def score(
     mode: str = typer.Option("direct", "--mode", help="Prompt mode the responses were made with (recorded only)."),
     model: str | None = typer.Option(None, "--model", help="Name of the model that answered (recorded only)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap confidence intervals."),
+    limit: int | None = typer.Option(None, "--limit", help="Score the same seeded stratified sample of N as `eval run --limit`."),
+    limit_seed: int = typer.Option(0, "--limit-seed", help="Seed of the --limit sample."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% confidence intervals."),
     judge: str | None = JUDGE, judge_backend: str = JUDGE_BACKEND, judge_base_url: str | None = JUDGE_BASE_URL,
     judge_on: str = JUDGE_ON, judge_template: str = JUDGE_TEMPLATE, judge_cache: Path | None = JUDGE_CACHE,
@@ -220,14 +237,20 @@ def score(
     if not predictions.exists():
         raise typer.BadParameter(f"{predictions} does not exist", param_hint="--predictions")
     samples, source = load_data(data, benchmark, data_root, split, None, image_cache)
+    known = {s.id for s in samples}  # before --limit: responses to samples left out are not strays
+    samples, subset = apply_limit(samples, limit, limit_seed)
     preds = read_predictions(predictions)
-    known = {s.id for s in samples}
+    if subset:
+        chosen = {s.id for s in samples}
+        preds = {i: p for i, p in preds.items() if i in chosen or i not in known}
     unknown = [i for i in preds if i not in known]
     manifest = build_manifest(
         samples=samples, mode=mode, params=None, data_source=source,
         backend={"backend": "external", "model": model, "predictions": str(predictions),
                  "predictions_sha256": file_checksum(predictions)},
-        extra={"unmatched_prediction_ids": unknown[:20], "n_unmatched_predictions": len(unknown)},
+        extra={"unmatched_prediction_ids": unknown[:20], "n_unmatched_predictions": len(unknown),
+               "bootstrap": {"seed": seed, "n_boot": n_boot},
+               **({"subset": subset} if subset else {})},
     )
     grader = make_judge(judge, out, backend=judge_backend, base_url=judge_base_url, policy=judge_on,
                         template=judge_template, cache=judge_cache, concurrency=judge_concurrency,
