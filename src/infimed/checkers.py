@@ -63,6 +63,10 @@ affirmative, positive, 是/是的/对/有/存在. No words: no, nope, false, inc
 answer to a yes/no question; hedges are unparsed even when they start with "no" ("No idea", "no way to
 tell", 不确定, 无法判断, 是否...). "Yes or no" is ambiguous.
 
+Reports (``report``: generated reports and captions): the answer slot, else the response without its
+``<think>`` blocks, is the reading (rule ``report``), with token precision/recall/F1 against the reference;
+they are scored by BLEU/ROUGE-L (``infimed.eval.text_metrics``) or a judge, not by exact match.
+
 Open answers: ``normalize_open`` (NFKC, lowercase, markdown/LaTeX, "the answer is" prefixes,
 punctuation, the articles a/an/the, number words zero-twenty -> digits, whitespace) of the answer slot,
 marker sentence or first sentence (rule ``text`` for the last), then exact match;
@@ -194,6 +198,13 @@ def check(
         gold = _normalize_known(answer)
         p, r, f = token_prf(text or "", gold)
         return Check(text, text is not None and text == gold, rule, p, r, f)
+    if answer_type == "report":  # free text: the report itself, scored by text metrics (eval.text_metrics)
+        report = judge_candidate(response)
+        if report is None:
+            _slots_, why = _slots(response or "")
+            return Check(None, False, why or "unparsed", 0.0, 0.0, 0.0)
+        p, r, f = token_prf(_normalize(report), _normalize_known(answer))
+        return Check(report, _normalize(report) == _normalize_known(answer), "report", p, r, f)
     raise ValueError(f"answer_type: unknown {answer_type!r}; expected one of {ANSWER_TYPES}")
 
 

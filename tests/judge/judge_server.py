@@ -11,8 +11,8 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-_FIELDS = re.compile(r"(?:Reference answer|The standard answer): (.*?)\n.*?(?:Candidate answer|The user's answer): (.*?)\n",
-                     re.S)
+_FIELDS = re.compile(r"(?:Reference answer|The standard answer|Reference report):\s*(.*?)\n.*?"
+                     r"(?:Candidate answer|The user's answer|Generated report):\s*(.*?)\n", re.S)
 SYNONYMS = {("heart", "cardiac"), ("left lung", "the left lung"), ("yes", "yes, it is")}
 
 

@@ -130,3 +130,22 @@ def test_killed_judged_run_resumes_without_a_repeated_call(tmp_path: Path) -> No
     assert len(kept) >= 8 and sum(server.calls.values()) == n + (before - len(kept))
     results = json.loads((out / "results.json").read_text())
     assert results["overall"]["judge_accuracy"] == 1.0 and results["overall"]["n_judged"] == n
+
+
+def test_reports_are_judged_with_the_report_template(tmp_path: Path) -> None:
+    report = "Findings: The heart is normal in size. Impression: Normal chest."
+    write_jsonl(tmp_path / "data.jsonl", [{"id": "r1", "question": "Write the report.", "answer": report,
+                                           "answer_type": "report", "modality": "xray", "task": "report_generation"}])
+    write_jsonl(tmp_path / "preds.jsonl", [{"id": "r1", "response": report}])
+    with JudgeServer("agree") as server:
+        result = RUNNER.invoke(app, ["eval", "score", "--data", str(tmp_path / "data.jsonl"), "--predictions",
+                                     str(tmp_path / "preds.jsonl"), "--out", str(tmp_path / "out"), "--n-boot", "20",
+                                     "--judge", "judge-m", "--judge-base-url", server.url])
+        assert result.exit_code == 0, result.output
+        assert sum(server.calls.values()) == 1
+    rows = _rows(tmp_path / "out")
+    assert rows["r1"]["judge_verdict"] == "correct"
+    cache = [json.loads(line) for line in (tmp_path / "out" / "judge_cache.jsonl").read_text().splitlines()]
+    assert cache[0]["template"] == "report" and cache[0]["version"] == "infimed-report-judge-v1"
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert abs(results["report_metrics"]["overall"]["bleu4"] - 1.0) < 1e-9

@@ -30,8 +30,10 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, split: str | None,
-              limit: int | None, image_cache: Path | None = None) -> tuple[list[Sample], str]:
-    """Samples from a JSONL file or a named benchmark, and a description of where they came from."""
+              limit: int | None, image_cache: Path | None = None, *,
+              strict: bool = True) -> tuple[list[Sample], str]:
+    """Samples from a JSONL file or a named benchmark, and a description of where they came from.
+    ``strict=False`` turns a benchmark's count check into a warning (a --limit run of a partial copy)."""
     from infimed.schema import SampleValidationError
 
     if (data is None) == (benchmark is None):
@@ -56,7 +58,7 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
             raise typer.BadParameter("--benchmark needs --data-root (the benchmark's folder or file)")
         assert benchmark is not None
         cache = image_cache or default_image_cache(benchmark, data_root)
-        samples = load_benchmark(benchmark, data_root, split=split, limit=limit, image_cache=cache)
+        samples = load_benchmark(benchmark, data_root, split=split, limit=limit, image_cache=cache, strict=strict)
         used_split = split or (samples[0].split if samples else "")
         return samples, f"benchmark:{benchmark}:{data_root}:{used_split}"
     except (SampleValidationError, FileNotFoundError, KeyError, ValueError) as exc:
@@ -178,7 +180,7 @@ def run(
                                  param_hint="--backend")
     if max_new_tokens < 1 or concurrency < 1 or tp < 1 or dp < 1 or (batch_size is not None and batch_size < 1):
         raise typer.BadParameter("--max-new-tokens, --concurrency, --tp, --dp and --batch-size must be >= 1")
-    samples, source = load_data(data, benchmark, data_root, split, None, image_cache)
+    samples, source = load_data(data, benchmark, data_root, split, None, image_cache, strict=limit is None)
     if not samples:
         raise typer.BadParameter(f"no samples found in {source}")
     samples, subset = apply_limit(samples, limit, limit_seed)
@@ -236,7 +238,7 @@ def score(
         raise typer.BadParameter(f"expected direct or reasoning, got {mode!r}", param_hint="--mode")
     if not predictions.exists():
         raise typer.BadParameter(f"{predictions} does not exist", param_hint="--predictions")
-    samples, source = load_data(data, benchmark, data_root, split, None, image_cache)
+    samples, source = load_data(data, benchmark, data_root, split, None, image_cache, strict=limit is None)
     known = {s.id for s in samples}  # before --limit: responses to samples left out are not strays
     samples, subset = apply_limit(samples, limit, limit_seed)
     preds = read_predictions(predictions)
@@ -308,9 +310,12 @@ def _print_summary(results: dict[str, Any], out: Path) -> None:
     acc = overall.get("accuracy")
     acc_text = f"{acc:.3f}" if isinstance(acc, int | float) else "n/a"
     typer.echo(
-        f"accuracy {acc_text}{ci} on {overall['n']} samples; unparsed {overall.get('unparsed_rate', 0):.1%}; "
+        f"accuracy {acc_text}{ci} on {overall['n']} samples; unparsed {overall.get('unparsed_rate') or 0:.1%}; "
         f"errors {overall.get('n_errors', 0)} (left out of accuracy)"
     )
+    reports = (results.get("report_metrics") or {}).get("overall") or {}
+    if reports.get("n"):
+        typer.echo(f"reports: {reports['n']}; BLEU-4 {_num(reports.get('bleu4'))}, ROUGE-L {_num(reports.get('rouge_l'))}")
     if overall.get("judge_n") is not None:
         typer.echo(
             f"judge accuracy {_num(overall.get('judge_accuracy'))} on {overall['judge_n']} samples; judged "

@@ -83,6 +83,27 @@ def _judge_table(results: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _report_metrics_table(metrics: dict[str, Any]) -> list[str]:
+    """BLEU-1..4, ROUGE-L and METEOR with their intervals, overall and per modality."""
+    names = [("bleu1", "BLEU-1"), ("bleu2", "BLEU-2"), ("bleu3", "BLEU-3"), ("bleu4", "BLEU-4"),
+             ("rouge_l", "ROUGE-L"), ("meteor", "METEOR")]
+
+    def cell(g: dict[str, Any], key: str) -> str:
+        if g.get(key) is None:
+            return "-"
+        ci = g.get(f"{key}_ci95")
+        return pct(g[key]) + (f" [{pct(ci[0])}, {pct(ci[1])}]" if ci else "")
+
+    out = ["## Reports", "", "Free-text metrics (x100) with 95% bootstrap intervals over reports.", "",
+           "| slice | n | " + " | ".join(title for _, title in names) + " |", "|---|---:|" + "---|" * len(names)]
+    groups = {"all": metrics.get("overall", {})}
+    groups.update({f"modality={k}": g for k, g in metrics.get("by", {}).get("modality", {}).items()})
+    for name, g in groups.items():
+        out.append(f"| {name} | {g.get('n', 0)} | " + " | ".join(cell(g, key) for key, _ in names) + " |")
+    note = metrics.get("overall", {}).get("meteor_note")
+    return [*out, *(["", f"METEOR: {note}."] if note else []), ""]
+
+
 def render_report(results: dict[str, Any], manifest: dict[str, Any] | None = None) -> str:
     overall = results["overall"]
     lines = ["# Evaluation report", ""]
@@ -102,6 +123,8 @@ def render_report(results: dict[str, Any], manifest: dict[str, Any] | None = Non
     lines += ["## Overall", "", *_table({"all": overall}, "slice"), ""]
     if "judge" in results:
         lines += _judge_table(results)
+    if "report_metrics" in results:
+        lines += _report_metrics_table(results["report_metrics"])
     by = results.get("by", {})
     for breakdown, title in BREAKDOWN_TITLES.items():
         groups = by.get(breakdown)

@@ -50,6 +50,8 @@ class _Tally:
         if row["error"] is not None:
             self.n_errors += 1
             return
+        if row["answer_type"] == "report":  # free text: scored by text metrics (results["report_metrics"])
+            return
         self.n += 1
         self.n_correct += row["correct"]
         self.n_unparsed += row["extracted"] is None
@@ -92,7 +94,7 @@ def score_sample(sample: Sample, prediction: Mapping[str, Any] | None) -> dict[s
         return row
     got_check = check_sample(sample, response)
     row.update(response=response, extracted=got_check.extracted, correct=got_check.correct, rule=got_check.rule)
-    if sample.answer_type == "open":
+    if sample.answer_type in ("open", "report"):
         row.update(precision=got_check.precision, recall=got_check.recall, f1=got_check.f1)
     return row
 
@@ -134,6 +136,10 @@ def aggregate(rows: Iterable[dict[str, Any]], *, n_boot: int = 1000, seed: int =
         "seed": seed,
         "ci_method": CI_METHOD,
     }
+    if any(row.get("answer_type") == "report" for row in rows):
+        from infimed.eval.text_metrics import report_metrics
+
+        results["report_metrics"] = report_metrics(rows, slice_values, n_boot=n_boot, seed=seed)
     if any("judged" in row for row in rows):
         from infimed.judge.agreement import add_judge_scores
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from infimed.backends.base import Backend, GenRequest, GenResult, SamplingParams
 from infimed.judge.cache import VerdictCache, verdict_key
-from infimed.judge.templates import INFIMED, JudgeTemplate
+from infimed.judge.templates import INFIMED, REPORT, JudgeTemplate
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class JudgeItem:
     reference: str
     candidate: str
     images: tuple[str, ...] = ()  # sent only when the judge is built with ``with_image``
+    report: bool = False  # a generated report: graded with the judge's report template
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class JudgeStats:
 class Judge:
     backend: Backend
     template: JudgeTemplate = INFIMED
+    report_template: JudgeTemplate = REPORT
     cache_path: Path | None = None
     max_attempts: int = 3
     backoff_base: float = 1.0
@@ -79,13 +81,18 @@ class Judge:
             raise ValueError("judge: max_attempts and chunk_size must be >= 1")
         self.model = str(self.backend.describe().get("model"))
 
+    def template_for(self, item: JudgeItem) -> JudgeTemplate:
+        return self.report_template if item.report else self.template
+
     def key(self, item: JudgeItem) -> str:
-        return verdict_key(model=self.model, template=self.template.name, version=self.template.version,
+        template = self.template_for(item)
+        return verdict_key(model=self.model, template=template.name, version=template.version,
                            question=item.question, reference=item.reference, candidate=item.candidate,
                            images=item.images if self.with_image else ())
 
     def request(self, key: str, item: JudgeItem) -> GenRequest:
-        text = self.template.prompt(question=item.question, reference=item.reference, candidate=item.candidate)
+        text = self.template_for(item).prompt(question=item.question, reference=item.reference,
+                                              candidate=item.candidate)
         content: list[dict[str, Any]] = (
             [{"type": "image", "path": p} for p in item.images] if self.with_image else []
         )
@@ -139,7 +146,7 @@ class Judge:
 
             def on_result(result: GenResult, results: list[GenResult] = results) -> None:
                 results.append(result)
-                row = self._row(result, attempt)
+                row = self._row(result, attempt, self.template_for(by_key[result.id]))
                 if cache is not None:
                     cache.put(row)
                 (finished if isinstance(row["correct"], bool) else failed)[result.id] = row
@@ -160,16 +167,16 @@ class Judge:
                                           "error": f"judge unavailable: {results[0].error if results else 'no reply'}"})
                 return
 
-    def _row(self, result: GenResult, attempt: int) -> dict[str, Any]:
-        correct = None if result.error else self.template.parse(result.response)
+    def _row(self, result: GenResult, attempt: int, template: JudgeTemplate) -> dict[str, Any]:
+        correct = None if result.error else template.parse(result.response)
         error = result.error or (None if correct is not None else "unparsable verdict")
-        return {"key": result.id, "model": self.model, "template": self.template.name,
-                "version": self.template.version, "correct": correct, "reply": result.response, "error": error,
+        return {"key": result.id, "model": self.model, "template": template.name, "version": template.version, "correct": correct, "reply": result.response, "error": error,
                 "attempts": attempt}
 
     def describe(self) -> dict[str, Any]:
         return {
             "backend": self.backend.describe(), "model": self.model, "template": self.template.describe(),
+            "report_template": self.report_template.describe(),
             "with_image": self.with_image, "max_attempts": self.max_attempts, "max_new_tokens": self.max_new_tokens,
             "retry_temperature": self.retry_temperature,
             "cache": str(self.cache_path) if self.cache_path is not None else None,

@@ -35,7 +35,8 @@ def judge_rows(rows: Sequence[dict[str, Any]], samples: Mapping[str, Sample], ju
             row.update(judge_correct=False, judge_verdict="incorrect", judge_error=None)
             continue
         items.append(judge_item(sample.id, question=sample.question, answer=sample.answer, options=sample.options,
-                                candidate=candidate, images=tuple(str(p) for p in sample.image_paths())))
+                                candidate=candidate, images=tuple(str(p) for p in sample.image_paths()),
+                                report=sample.answer_type == "report"))
     verdicts = judge.grade(items) if items else {}
     for row in rows:
         verdict = verdicts.get(row["id"])
@@ -48,7 +49,7 @@ def judge_rows(rows: Sequence[dict[str, Any]], samples: Mapping[str, Sample], ju
 
 
 def judge_item(item_id: str, *, question: str, answer: str, options: dict[str, str] | None, candidate: str,
-               images: tuple[str, ...] = ()) -> JudgeItem:
+               images: tuple[str, ...] = (), report: bool = False) -> JudgeItem:
     """What the judge is shown: the question with its options, the reference (a letter with its option
     text), and the candidate answer."""
     if options:
@@ -56,4 +57,4 @@ def judge_item(item_id: str, *, question: str, answer: str, options: dict[str, s
 
         question = f"{question.strip()}\n{format_options(options)}"
         answer = f"{answer}. {options.get(answer, '')}".strip()
-    return JudgeItem(item_id, question, answer, candidate, images)
+    return JudgeItem(item_id, question, answer, candidate, images, report)

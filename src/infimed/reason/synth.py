@@ -38,6 +38,7 @@ ANSWER_FORMAT = {
     "choice": "the option's letter",
     "yes_no": "yes or no",
     "open": "a short phrase",
+    "report": "the report: findings and impression",
 }
 STEP_BY_STEP = (
     "Reason step by step inside <think></think>: describe what you see, weigh the alternatives, and only then "
