@@ -97,9 +97,9 @@ def test_failing_judge_finishes_fast_with_every_item_judge_error(tmp_path: Path)
         verdicts = judge.grade(items)
         calls = sum(server.calls.values())
     assert all(v.correct is None for v in verdicts.values())
-    assert judge.stats.down and calls <= 2 * 64  # one chunk per round, then the judge is taken as down
+    assert judge.stats.down and calls <= 2 * 32  # one probe chunk per round, then the judge is taken as down
     assert all(v.error for v in verdicts.values())
-    assert sum(str(v.error).startswith("judge unavailable") for v in verdicts.values()) >= 300 - 64
+    assert sum(str(v.error).startswith("judge unavailable") for v in verdicts.values()) >= 300 - 32
 
 
 def test_timing_out_judge_is_judge_error(tmp_path: Path) -> None:

@@ -55,4 +55,4 @@ def build_judge(
     engine = BACKENDS.get(backend)(model=model, **options)
     return Judge(engine, template=chosen, cache_path=Path(cache_path) if cache_path is not None else None,
                  max_attempts=max_attempts, backoff_base=backoff_base, with_image=with_image,
-                 max_new_tokens=max_new_tokens, chunk_size=max(64, 4 * concurrency))
+                 max_new_tokens=max_new_tokens, chunk_size=max(64, 16 * concurrency))

@@ -7,9 +7,9 @@ whatever the judge does (MedEvalKit retries a down judge up to 1,000 times and h
 - each item gets at most ``max_attempts`` rounds (transport errors are retried inside the backend as
   well); a round that got an unparsable reply asks again with ``retry_temperature``; rounds are spaced by
   exponential backoff;
-- requests go in chunks; when a whole chunk comes back as errors with no verdict so far in the round,
-  the judge is taken as down and the round ends at once, so a run against a dead server finishes in
-  seconds with every affected item ``judge_error``.
+- requests go in chunks (a small first one); when a whole chunk comes back as errors with no verdict so
+  far in the round, the judge is taken as down and the round ends at once, so a run against a dead server
+  finishes in seconds with every affected item ``judge_error``.
 A verdict that cannot be had is ``correct=None`` with ``error`` set: counted and reported, never scored.
 """
 
@@ -73,6 +73,7 @@ class Judge:
     retry_temperature: float = 0.5
     with_image: bool = False
     chunk_size: int = 256
+    probe_size: int = 32
     seed: int = 0
     stats: JudgeStats = field(default_factory=JudgeStats)
 
@@ -140,8 +141,10 @@ class Judge:
         unparsable = {k for k, row in failed.items() if row.get("reply") is not None}
         temperature = self.retry_temperature if attempt > 1 and unparsable else 0.0
         got_verdict = False
-        for lo in range(0, len(todo), self.chunk_size):
-            chunk = todo[lo:lo + self.chunk_size]
+        first = min(self.chunk_size, self.probe_size)  # a small first chunk finds a dead judge quickly
+        bounds = [0, *range(first, len(todo), self.chunk_size), len(todo)]
+        for lo, hi in zip(bounds, bounds[1:], strict=False):
+            chunk = todo[lo:hi]
             results: list[GenResult] = []
 
             def on_result(result: GenResult, results: list[GenResult] = results) -> None:
@@ -162,7 +165,7 @@ class Judge:
             got_verdict = got_verdict or any(isinstance(finished.get(k, {}).get("correct"), bool) for k in chunk)
             if not got_verdict and all(r.error for r in results):
                 self.stats.down = True
-                for k in todo[lo + self.chunk_size:]:
+                for k in todo[hi:]:
                     failed.setdefault(k, {"key": k, "reply": None, "attempts": attempt,
                                           "error": f"judge unavailable: {results[0].error if results else 'no reply'}"})
                 return
