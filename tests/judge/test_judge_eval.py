@@ -149,3 +149,16 @@ def test_reports_are_judged_with_the_report_template(tmp_path: Path) -> None:
     assert cache[0]["template"] == "report" and cache[0]["version"] == "infimed-report-judge-v1"
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert abs(results["report_metrics"]["overall"]["bleu4"] - 1.0) < 1e-9
+
+
+def test_rescore_with_a_local_model_as_judge(tiny_model_dir: Path, tmp_path: Path) -> None:
+    data, preds = _data(tmp_path)
+    result = RUNNER.invoke(app, ["eval", "score", "--data", str(data), "--predictions", str(preds), "--out",
+                                 str(tmp_path / "out"), "--n-boot", "20", "--judge", str(tiny_model_dir),
+                                 "--judge-backend", "hf", "--judge-attempts", "1", "--judge-max-tokens", "8"])
+    assert result.exit_code == 0, result.output
+    rows = _rows(tmp_path / "out")
+    assert all(rows[i]["judge_reply"] is not None for i in ("o1", "o2", "o3", "o4"))  # the model answered
+    assert all(rows[i]["judge_verdict"] in ("correct", "incorrect", "judge_error") for i in ("o1", "o2", "o3", "o4"))
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["judge"]["backend"]["backend"] == "hf"

@@ -109,11 +109,12 @@ JUDGE_CONCURRENCY = typer.Option(32, "--judge-concurrency", help="openai judge: 
 JUDGE_TIMEOUT = typer.Option(120.0, "--judge-timeout", help="openai judge: seconds per request before it is retried.")
 JUDGE_ATTEMPTS = typer.Option(3, "--judge-attempts", help="Rounds per verdict before it is judge_error (with backoff).")
 JUDGE_IMAGE = typer.Option(False, "--judge-image", help="Show the judge the image too (off by default).")
+JUDGE_MAX_TOKENS = typer.Option(512, "--judge-max-tokens", help="Most tokens of a judge reply.")
 
 
 def make_judge(model: str | None, out: Path, *, backend: str, base_url: str | None, policy: str, template: str,
                cache: Path | None, concurrency: int, timeout: float, attempts: int, image: bool,
-               api_key_env: str = "OPENAI_API_KEY") -> Any:
+               api_key_env: str = "OPENAI_API_KEY", max_tokens: int = 512) -> Any:
     """The judge the ``--judge*`` flags describe, or None without ``--judge``; bad flags are BadParameter."""
     from infimed.checkers import JUDGE_POLICIES
 
@@ -121,14 +122,16 @@ def make_judge(model: str | None, out: Path, *, backend: str, base_url: str | No
         return None
     if policy not in JUDGE_POLICIES:
         raise typer.BadParameter(f"expected one of {', '.join(JUDGE_POLICIES)}, got {policy!r}", param_hint="--judge-on")
-    if concurrency < 1 or attempts < 1 or timeout <= 0:
-        raise typer.BadParameter("--judge-concurrency and --judge-attempts must be >= 1, --judge-timeout > 0")
+    if concurrency < 1 or attempts < 1 or timeout <= 0 or max_tokens < 1:
+        raise typer.BadParameter("--judge-concurrency, --judge-attempts and --judge-max-tokens must be >= 1, "
+                                 "--judge-timeout > 0")
     from infimed.judge import build_judge
 
     try:
         return build_judge(model, backend=backend, base_url=base_url, template=template,
                            cache_path=cache or out / "judge_cache.jsonl", concurrency=concurrency,
-                           api_key_env=api_key_env, timeout=timeout, max_attempts=attempts, with_image=image)
+                           api_key_env=api_key_env, timeout=timeout, max_attempts=attempts, with_image=image,
+                           max_new_tokens=max_tokens)
     except (KeyError, ValueError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc.args[0] if isinstance(exc, KeyError) else exc), param_hint="--judge") from exc
     except Exception as exc:  # a judge model that does not load: say why, exit 1
@@ -167,7 +170,7 @@ def run(
     judge: str | None = JUDGE, judge_backend: str = JUDGE_BACKEND, judge_base_url: str | None = JUDGE_BASE_URL,
     judge_on: str = JUDGE_ON, judge_template: str = JUDGE_TEMPLATE, judge_cache: Path | None = JUDGE_CACHE,
     judge_concurrency: int = JUDGE_CONCURRENCY, judge_timeout: float = JUDGE_TIMEOUT,
-    judge_attempts: int = JUDGE_ATTEMPTS, judge_image: bool = JUDGE_IMAGE,
+    judge_attempts: int = JUDGE_ATTEMPTS, judge_image: bool = JUDGE_IMAGE, judge_max_tokens: int = JUDGE_MAX_TOKENS,
 ) -> None:
     """Generate -> extract -> score -> aggregate. Kill it at any time; rerunning the same command resumes."""
     from infimed.backends import BACKENDS, SamplingParams
@@ -197,7 +200,8 @@ def run(
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
     grader = make_judge(judge, out, backend=judge_backend, base_url=judge_base_url, policy=judge_on,
                         template=judge_template, cache=judge_cache, concurrency=judge_concurrency,
-                        timeout=judge_timeout, attempts=judge_attempts, image=judge_image, api_key_env=api_key_env)
+                        timeout=judge_timeout, attempts=judge_attempts, image=judge_image, api_key_env=api_key_env,
+                        max_tokens=judge_max_tokens)
     try:
         results = run_eval(samples, engine, params, out, mode=mode, overwrite=overwrite,  # type: ignore[arg-type]
                            data_source=source, n_boot=n_boot, judge=grader, judge_on=judge_on,
@@ -226,7 +230,7 @@ def score(
     judge: str | None = JUDGE, judge_backend: str = JUDGE_BACKEND, judge_base_url: str | None = JUDGE_BASE_URL,
     judge_on: str = JUDGE_ON, judge_template: str = JUDGE_TEMPLATE, judge_cache: Path | None = JUDGE_CACHE,
     judge_concurrency: int = JUDGE_CONCURRENCY, judge_timeout: float = JUDGE_TIMEOUT,
-    judge_attempts: int = JUDGE_ATTEMPTS, judge_image: bool = JUDGE_IMAGE,
+    judge_attempts: int = JUDGE_ATTEMPTS, judge_image: bool = JUDGE_IMAGE, judge_max_tokens: int = JUDGE_MAX_TOKENS,
 ) -> None:
     """Score responses produced elsewhere with exactly the same extraction and scoring as `eval run`;
     ``--judge`` adds an LLM judge's scores (responses are never regenerated)."""
@@ -256,7 +260,8 @@ def score(
     )
     grader = make_judge(judge, out, backend=judge_backend, base_url=judge_base_url, policy=judge_on,
                         template=judge_template, cache=judge_cache, concurrency=judge_concurrency,
-                        timeout=judge_timeout, attempts=judge_attempts, image=judge_image)
+                        timeout=judge_timeout, attempts=judge_attempts, image=judge_image,
+                        max_tokens=judge_max_tokens)
     results = score_run(samples, preds, out, manifest=manifest, n_boot=n_boot, seed=seed, judge=grader,
                         judge_on=judge_on)
     if unknown:
@@ -301,6 +306,40 @@ def compare(
     if out is not None:
         write_text(out, table)
     typer.echo(table)
+
+
+@app.command()
+def clinical(
+    run_dir: Path = typer.Argument(..., help="A finished run folder with report answers (samples.jsonl, results.json)."),
+    chexbert: Path = typer.Option(..., "--chexbert", help="Local CheXbert checkpoint (chexbert.pth); nothing is downloaded."),
+    chexbert_bert: Path | None = typer.Option(None, "--chexbert-bert", help="Local bert-base-uncased folder (default: beside the checkpoint)."),
+    device: str = typer.Option("cpu", "--device", help="Device for the labeler (cpu, cuda)."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the interval."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+) -> None:
+    """CheXbert label F1 of a run's generated reports against their references, added to results.json."""
+    from infimed.eval.clinical import ClinicalMetricError, chexbert_f1
+    from infimed.io.jsonl import iter_json_lines, write_json
+
+    samples_file, results_file = run_dir / "samples.jsonl", run_dir / "results.json"
+    if not samples_file.exists() or not results_file.exists():
+        raise typer.BadParameter(f"{run_dir} has no samples.jsonl/results.json (not a finished eval run)")
+    rows = [r for _n, r, err in iter_json_lines(samples_file) if err is None and isinstance(r, dict)
+            and r.get("answer_type") == "report" and r.get("error") is None]
+    if not rows:
+        raise typer.BadParameter(f"{samples_file} has no scored report answers")
+    try:
+        scores = chexbert_f1([str(r.get("extracted") or "") for r in rows], [str(r["answer"]) for r in rows],
+                             chexbert, chexbert_bert, device=device, n_boot=n_boot, seed=seed)
+    except ClinicalMetricError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    results = json.loads(results_file.read_text(encoding="utf-8"))
+    results.setdefault("report_metrics", {})["chexbert"] = scores
+    write_json(results_file, results)
+    lo, hi = scores.get("micro_f1_ci95") or (float("nan"), float("nan"))
+    typer.echo(f"CheXbert F1 on {scores['n']} reports: micro {scores['micro_f1']:.3f} [95% CI {lo:.3f}-{hi:.3f}], "
+               f"macro {_num(scores['macro_f1'])}, micro-5 {scores['micro_f1_5']:.3f}; written to {results_file}")
 
 
 def _print_summary(results: dict[str, Any], out: Path) -> None:
