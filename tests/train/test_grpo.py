@@ -48,6 +48,8 @@ def test_grpo_reward_rises(tiny_model_dir: Path, phantom_dir: Path, tmp_path: Pa
         (["--use-vllm"], "--use-vllm) needs"),
         (["--batch-size", "6"], "batch_size (6) must be a multiple of num_generations (4)"),
         (["--reward", "format,bleu"], "unknown reward 'bleu'"),
+        (["--reward", "format,judge"], "the judge reward needs a judge model"),
+        (["--reward", "judge", "--judge", "m"], "needs --judge-base-url"),
         (["--reward", "format,accuracy", "--reward-weights", "1"], "1 reward weights for 2 rewards"),
         (["--schedule", "cyclic"], "schedule: unknown 'cyclic'"),
         (["--lr", "0"], "learning_rate: must be > 0"),
