@@ -35,11 +35,22 @@ def _judge_batch(batch: dict[str, Any], name: str, options: dict[str, Any]) -> d
     return {"kind": kinds, "line": lines}
 
 
+# Ray puts its Unix sockets ~70 characters below its temp folder (the system's, from TMPDIR) and AF_UNIX
+# paths stop at 107 bytes: under a long TMPDIR (macOS, deep home folders) Ray cannot start there
+RAY_TMP_LIMIT = 36
+
+
 def ensure_ray(workers: int) -> None:
+    import os
+    import tempfile
+
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        short: dict[str, Any] = {}
+        if len(tempfile.gettempdir()) > RAY_TMP_LIMIT:
+            short["_temp_dir"] = f"/tmp/infimed-ray-{os.getuid()}"
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False, **short)
 
 
 def run_per_sample(name: str, options: dict[str, Any], source: Path, writer: StageWriter, *, workers: int,
