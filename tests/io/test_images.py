@@ -178,18 +178,7 @@ def test_window_to_uint8_degenerate_inputs() -> None:
 # ---- one decoder for every mode ---------------------------------------------------------------------
 
 
-def xray12(size: int = 96, seed: int = 0) -> np.ndarray:
-    """A chest-X-ray-like 12-bit picture stored in uint16 (values within 0-4095, like RSNA / VinDr PNGs)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size] / size
-    body = 2600 + 900 * np.exp(-((xx - 0.5) ** 2) / 0.08)
-    lungs = ((xx - 0.3) ** 2 / 0.02 + (yy - 0.5) ** 2 / 0.09 < 1) | ((xx - 0.7) ** 2 / 0.02 + (yy - 0.5) ** 2 / 0.09 < 1)
-    ribs = 250 * (np.sin(yy * 40) > 0.6)
-    img = np.where(lungs, 900 + ribs, body) + rng.normal(0, 40, (size, size))
-    return np.clip(img, 0, 4095).astype(np.uint16)
-
-
-def test_12bit_xray_png_keeps_its_contrast_in_every_mode(tmp_path: Path) -> None:
+def test_12bit_xray_png_keeps_its_contrast_in_every_mode(tmp_path: Path, xray12: Any) -> None:
     raw = xray12()
     Image.fromarray(raw).save(tmp_path / "cxr.png")
     assert Image.open(tmp_path / "cxr.png").mode == "I;16"
@@ -291,7 +280,7 @@ def test_one_bit_and_grey_rgb_modes(tmp_path: Path) -> None:
     assert load_image(tmp_path / "colour.png", mode="auto").mode == "RGB"
 
 
-def test_size_is_checked_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_size_is_checked_before_decoding(tmp_path: Path, xray12: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     Image.fromarray(xray12(64)).save(tmp_path / "x.png")
     decoded: list[str] = []
     real_load = Image.Image.load
@@ -312,13 +301,13 @@ def test_size_is_checked_before_decoding(tmp_path: Path, monkeypatch: pytest.Mon
         load_image(path)
 
 
-def test_pillow_bomb_warning_does_not_override_a_larger_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pillow_bomb_warning_does_not_override_a_larger_limit(tmp_path: Path, xray12: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     Image.fromarray(xray12(64)).save(tmp_path / "x.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 64 - 1)  # Pillow would warn, max_pixels allows it
     assert load_image(tmp_path / "x.png", max_pixels=64 * 64).size == (64, 64)
 
 
-def test_encode_for_model_sends_what_we_decode(tmp_path: Path) -> None:
+def test_encode_for_model_sends_what_we_decode(tmp_path: Path, xray12: Any) -> None:
     plain = tmp_path / "plain.png"
     Image.fromarray(xray12(32).astype(np.uint8), "L").save(plain)
     assert encode_for_model(plain) == (plain.read_bytes(), "image/png")
@@ -332,7 +321,7 @@ def test_encode_for_model_sends_what_we_decode(tmp_path: Path) -> None:
     assert Image.open(io.BytesIO(encode_for_model(tmp_path / "rot.jpg")[0])).size == (20, 40)  # upright
 
 
-def test_thumb_vector_is_centred_unit_and_zero_for_flat() -> None:
+def test_thumb_vector_is_centred_unit_and_zero_for_flat(xray12: Any) -> None:
     v = thumb_vector(Image.fromarray(xray12(64).astype(np.float32) / 16).convert("L"))
     assert v.shape == (THUMB * THUMB,) and abs(v.mean()) < 1e-6 and abs(np.linalg.norm(v) - 1) < 1e-5
     assert not thumb_vector(Image.new("L", (64, 64), 90)).any()
