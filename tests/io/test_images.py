@@ -337,3 +337,31 @@ def test_resolve_image_path_containment(tmp_path: Path) -> None:
             resolve_image_path(data, name)
         assert resolve_image_path(data, name, within=False).is_absolute()
     assert resolve_image_path(None, "a.png", within=False) == Path.cwd() / "a.png"
+
+
+@pytest.mark.parametrize("name", ["MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm", "MR_small_RLE.dcm",
+                                  "MR_small_bigendian.dcm"])
+def test_compressed_dicom_decodes_like_the_uncompressed_file(name: str) -> None:
+    """JPEG-LS, JPEG 2000 and RLE (what PACS exports use) decode pixel for pixel like the plain file."""
+    from pydicom.data import get_testdata_file
+
+    plain = np.asarray(load_image(get_testdata_file("MR_small.dcm"), mode="auto"))
+    assert plain.std() > 30
+    assert np.array_equal(np.asarray(load_image(get_testdata_file(name), mode="auto")), plain)
+
+
+def test_jpeg_lossless_dicom_decodes() -> None:
+    from pydicom.data import get_testdata_file
+
+    image = load_image(get_testdata_file("JPEG-LL.dcm"), mode="auto")
+    assert image.mode == "L" and np.asarray(image).std() > 20
+
+
+@pytest.mark.parametrize("name", ["OBXXXX1A.dcm", "OBXXXX1A_expb.dcm", "OBXXXX1A_rle.dcm"])
+def test_palette_colour_dicom_goes_through_its_lookup_table(name: str) -> None:
+    from pydicom.data import get_testdata_file
+
+    rgb = np.asarray(load_image(get_testdata_file(name)), dtype=int)
+    reference = np.asarray(load_image(get_testdata_file("OBXXXX1A.dcm")), dtype=int)
+    assert rgb.std() > 30 and np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 1  # colour, not indices as grey
+    assert np.abs(rgb - reference).max() <= 1  # little/big endian, RLE: the same picture

@@ -219,7 +219,9 @@ def dicom_to_array(ds: Any) -> np.ndarray:
     if photometric in ("RGB", "PALETTE COLOR") or pixels.ndim == 3 and pixels.shape[-1] == 3:
         rgb = np.asarray(pixels if pixels.ndim == 3 else pixels[0])
         if rgb.dtype != np.uint8:  # 16/32-bit colour: scale by the stored bit depth instead of wrapping
-            bits = 16 if photometric == "PALETTE COLOR" else int(getattr(ds, "BitsStored", 8 * rgb.dtype.itemsize))
+            bits = int(getattr(ds, "BitsStored", 8 * rgb.dtype.itemsize))
+            if photometric == "PALETTE COLOR":  # 16-bit LUT entries; some writers put 8-bit values in them
+                bits = 8 if rgb.max() <= 255 else 16
             rgb = np.clip(rgb.astype(np.float64) / ((1 << bits) - 1) * 255.0, 0, 255).round()
         return rgb.astype(np.uint8)
     if pixels.ndim == 3:  # frames the header did not count: take the middle one
