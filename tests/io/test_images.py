@@ -365,3 +365,14 @@ def test_palette_colour_dicom_goes_through_its_lookup_table(name: str) -> None:
     reference = np.asarray(load_image(get_testdata_file("OBXXXX1A.dcm")), dtype=int)
     assert rgb.std() > 30 and np.abs(rgb[..., 0] - rgb[..., 2]).mean() > 1  # colour, not indices as grey
     assert np.abs(rgb - reference).max() <= 1  # little/big endian, RLE: the same picture
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint8])
+@pytest.mark.parametrize("window", [(None, None), (40.0, 400.0), (100.0, 1.0)])
+def test_integer_windowing_matches_the_float_formula(dtype: type, window: tuple[float | None, float | None]) -> None:
+    rng = np.random.default_rng(1)
+    pixels = rng.normal(100, 300, (64, 64)).clip(np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype)
+    fast = window_to_uint8(pixels, *window).astype(int)
+    slow = window_to_uint8(pixels.astype(np.float64), *window).astype(int)
+    explicit = window[1] is not None and window[1] > 1
+    assert np.abs(fast - slow).max() <= (0 if explicit else 1)  # percentiles: inverted CDF vs interpolated

@@ -120,8 +120,6 @@ def thumb_vector(image: Image.Image, side: int = THUMB) -> np.ndarray:
 
 def _decode(path: Path, max_pixels: int) -> tuple[Image.Image, bool]:
     """The picture as ``L`` or ``RGB``, and whether the file's own bytes show exactly it (see ``encode_for_model``)."""
-    if not path.exists():
-        raise ImageLoadError(f"{path}: image file not found")
     if is_dicom(path):
         return dicom_to_pil(path, max_pixels=max_pixels), False
     try:
@@ -136,6 +134,8 @@ def _decode(path: Path, max_pixels: int) -> tuple[Image.Image, bool]:
                 return _to_8bit(upright), plain
     except ImageLoadError:
         raise
+    except FileNotFoundError as exc:
+        raise ImageLoadError(f"{path}: image file not found") from exc
     except Image.DecompressionBombError as exc:
         raise ImageLoadError(f"{path}: decompression bomb rejected ({exc})") from exc
     except Exception as exc:  # PIL raises many types for corrupt data
@@ -183,8 +183,12 @@ def window_to_uint8(
 ) -> np.ndarray:
     """Map raw (already rescaled) values to 0..255 with a VOI window; without one, the 0.5-99.5 percentiles.
 
-    Non-finite values (NaN in a float TIFF) are left out of the percentiles and map to 0.
+    Integer pixels (16-bit PNGs, most DICOM) go through a histogram and a lookup table: a 4-megapixel X-ray
+    in ~30 ms instead of ~300. Non-finite values (NaN in a float TIFF) are left out of the percentiles and
+    map to 0.
     """
+    if pixels.dtype.kind in "iub" and pixels.size and int(pixels.max()) - int(pixels.min()) < 1 << 20:
+        return _window_integers(pixels, center, width, invert)
     arr = pixels.astype(np.float32)
     finite = np.isfinite(arr)
     if not finite.all():
@@ -194,12 +198,27 @@ def window_to_uint8(
         lo, hi = np.percentile(values, [0.5, 99.5]) if values.size else (0.0, 1.0)
     else:
         lo, hi = center - width / 2.0, center + width / 2.0
-    if hi <= lo:
-        hi = lo + 1.0
-    out = np.nan_to_num(np.clip((arr - lo) / (hi - lo), 0.0, 1.0), nan=0.0) * 255.0
-    if invert:
-        out = 255.0 - out
-    return out.round().astype(np.uint8)
+    return _scale(arr, float(lo), float(hi), invert)
+
+
+def _scale(values: np.ndarray, lo: float, hi: float, invert: bool) -> np.ndarray:
+    hi = max(hi, lo + 1.0)
+    out = np.nan_to_num(np.clip((values - lo) / (hi - lo), 0.0, 1.0), nan=0.0) * 255.0
+    return (255.0 - out if invert else out).round().astype(np.uint8)
+
+
+def _window_integers(pixels: np.ndarray, center: float | None, width: float | None, invert: bool) -> np.ndarray:
+    """``window_to_uint8`` of integers: percentiles from the histogram (inverted CDF), a table per value."""
+    base = int(pixels.min())
+    index = pixels.astype(np.intp) - base if base else pixels.astype(np.intp, copy=False)
+    counts = np.bincount(index.ravel())
+    if center is None or width is None or width <= 1:
+        cdf = np.cumsum(counts)
+        lo, hi = (float(np.searchsorted(cdf, q * index.size) + base) for q in (0.005, 0.995))
+    else:
+        lo, hi = center - width / 2.0, center + width / 2.0
+    table = _scale(np.arange(base, base + len(counts), dtype=np.float64), lo, hi, invert)
+    return table[index]
 
 
 def dicom_to_array(ds: Any) -> np.ndarray:
@@ -228,7 +247,10 @@ def dicom_to_array(ds: Any) -> np.ndarray:
         pixels = pixels[pixels.shape[0] // 2]
     slope = _first(getattr(ds, "RescaleSlope", None)) or 1.0
     intercept = _first(getattr(ds, "RescaleIntercept", None)) or 0.0
-    values = pixels.astype(np.float32) * slope + intercept
+    if slope == 1 and float(intercept).is_integer() and pixels.dtype.kind in "iu":  # CT, CR, DX: stay integer
+        values = pixels.astype(np.int32) + int(intercept)
+    else:
+        values = pixels.astype(np.float32) * slope + intercept
     center = _first(getattr(ds, "WindowCenter", None))
     width = _first(getattr(ds, "WindowWidth", None))
     invert = photometric == "MONOCHROME1"
@@ -242,6 +264,8 @@ def dicom_to_pil(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> I
     try:
         ds = pydicom.dcmread(str(path))
         rows, cols = int(getattr(ds, "Rows", 0) or 0), int(getattr(ds, "Columns", 0) or 0)
+    except FileNotFoundError as exc:
+        raise ImageLoadError(f"{path}: image file not found") from exc
     except Exception as exc:
         raise ImageLoadError(f"{path}: cannot read DICOM ({type(exc).__name__}: {exc})") from exc
     _check_pixels(Path(path), cols, rows, max_pixels)
