@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,3 +63,23 @@ def phantom_defects_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("phantom_defects")
     synth(out, n=300, seed=1, defects=True)
     return out
+
+
+def _xray12(size: int = 96, seed: int = 0) -> Any:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size] / size
+    body = 2600 + 900 * np.exp(-((xx - 0.5) ** 2) / 0.08)
+    lungs = ((xx - 0.3) ** 2 / 0.02 + (yy - 0.5) ** 2 / 0.09 < 1) | ((xx - 0.7) ** 2 / 0.02 + (yy - 0.5) ** 2 / 0.09 < 1)
+    ribs = 250 * (np.sin(yy * 40) > 0.6)
+    nodule = 600 * ((xx - 0.25 - 0.5 * rng.random()) ** 2 + (yy - 0.3 - 0.4 * rng.random()) ** 2 < 0.004)
+    img = np.where(lungs, 900 + ribs + nodule, body) + rng.normal(0, 40, (size, size))
+    return np.clip(img, 0, 4095).astype(np.uint16)
+
+
+@pytest.fixture
+def xray12() -> Callable[..., Any]:
+    """``xray12(size=96, seed=0)``: a chest-X-ray-like 12-bit picture as uint16 (values within 0-4095): what RSNA,
+    VinDr-CXR and most DICOM-to-PNG converters store in 16-bit PNGs (``Image.fromarray(...)`` -> mode I;16)."""
+    return _xray12

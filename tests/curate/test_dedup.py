@@ -98,3 +98,17 @@ def test_aligned_views_match_altered_copies_but_not_lookalike_cases(tmp_path):
         lookalikes.append(float(aligned_similarity(original.views_array()[None], twin.views_array()[None])[0]))
     threshold = DedupNear().min_aligned_similarity
     assert min(copies) >= threshold > max(lookalikes), (copies, lookalikes)
+
+
+def test_near_dedup_pairs_a_12bit_png_with_its_8bit_copy(tmp_path, xray12, make_image, row, write_rows):
+    raw = xray12(128)
+    (tmp_path / "images").mkdir(exist_ok=True)
+    Image.fromarray(raw).save(tmp_path / "images" / "cxr16.png")
+    Image.fromarray((raw >> 4).astype(np.uint8)).save(tmp_path / "images" / "cxr8.jpg", quality=90)
+    q = "Is there a nodule in the right lung?"
+    rows = [row("x16", ["images/cxr16.png"], q), row("x8", ["images/cxr8.jpg"], q),
+            row("other", [make_image("o.png", 3)], q)]
+    got = outcome(DedupNear()(load_samples(write_rows("in.jsonl", rows))))
+    assert got == {"x16": ("kept", None), "x8": ("near_duplicate", "x16"), "other": ("kept", None)}
+    sig = compute_signature(str(tmp_path / "images" / "cxr16.png"))
+    assert sig.ok and sig.std > 30  # decoded as an X-ray, not as a white square

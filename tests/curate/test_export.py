@@ -68,3 +68,16 @@ def test_trl_sft_trainer_accepts_the_export(curated_dir, tiny_model_dir, tmp_pat
     result = trainer.train()
     assert trainer.state.global_step == 2
     assert result.training_loss > 0
+
+
+def test_trl_export_decodes_a_12bit_xray_through_io_images(tmp_path, xray12):
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(xray12()).save(tmp_path / "cxr16.png")
+    row = {"id": "x", "messages": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "q"}]},
+                                   {"role": "assistant", "content": [{"type": "text", "text": "yes"}]}],
+           "images": ["cxr16.png"]}
+    (tmp_path / "train.jsonl").write_text(json.dumps(row) + "\n")
+    (image,) = load_trl_export(tmp_path / "train.jsonl")[0]["images"]
+    assert image.mode == "RGB" and np.asarray(image).std() > 30  # datasets.Image alone would give white

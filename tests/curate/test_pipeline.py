@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from infimed.cli import app
@@ -269,3 +271,42 @@ def test_cli_error_classes_end_in_one_line(tmp_path, pool):
     (tmp_path / "bad.yaml").write_text("workers: [1\n")
     code, output = curate_cli(str(pool[0]), "--out", out, "--config", str(tmp_path / "bad.yaml"))
     assert code == 1 and "bad.yaml: cannot read config" in output
+
+
+def test_cli_keeps_a_12bit_xray_and_drops_its_8bit_copy(tmp_path, xray12, make_image, row, write_rows):
+    raw = xray12(128)
+    (tmp_path / "images").mkdir(exist_ok=True)
+    Image.fromarray(raw).save(tmp_path / "images" / "cxr16.png")
+    Image.fromarray((raw >> 4).astype(np.uint8)).save(tmp_path / "images" / "cxr8.png")
+    q = "Is there a nodule in the right lung?"
+    train = write_rows("train.jsonl", [row("x16", ["images/cxr16.png"], q), row("x8", ["images/cxr8.png"], q),
+                                       row("other", [make_image("o.png", 3)], q)])
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["curate", str(train), "--out", str(out), "--steps",
+                                   "validate,dedup_exact,dedup_near", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert [s.id for s in load_samples(out / "curated.jsonl")] == ["x16", "other"]
+    assert [(r["id"], r["reason"], r["of"]) for r in lines(out / "rejected.jsonl")] == [("x8", "near_duplicate", "x16")]
+
+
+def test_cli_images_within_data_rejects_paths_leaving_the_folder(tmp_path, make_image, row):
+    inside, outside = make_image("in.png", 1), make_image("out.png", 2)  # tmp_path/images/...
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    (tmp_path / inside).rename(data / inside)
+    rows = [row("in", [inside], "Is there a lesion?"), row("up", [f"../{outside}"], "Is there a lesion?"),
+            row("abs", [str(tmp_path / outside)], "Is this a CT image?")]
+    train = data / "train.jsonl"
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    args = ["curate", str(train), "--steps", "validate", "--workers", "1"]
+    allowed = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o1")])
+    assert allowed.exit_code == 0, allowed.output
+    assert len(load_samples(tmp_path / "o1" / "curated.jsonl")) == 3
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "o2"), "--images-within-data"])
+    assert res.exit_code == 0, res.output
+    assert [s.id for s in load_samples(tmp_path / "o2" / "curated.jsonl")] == ["in"]
+    rejected = {r["id"]: r for r in lines(tmp_path / "o2" / "rejected.jsonl")}
+    assert set(rejected) == {"up", "abs"} and {r["stage"] for r in rejected.values()} == {"read"}
+    assert f"{train}:2 [id=up] field 'images': images[0] '../images/out.png' lies outside the data folder" \
+        in rejected["up"]["detail"]
+    assert f"{train}:3 [id=abs] field 'images'" in rejected["abs"]["detail"]

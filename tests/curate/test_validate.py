@@ -70,3 +70,11 @@ def test_parallel_validation_matches_serial(tmp_path, make_image, row, write_row
 ])
 def test_degenerate(text, bad):
     assert (degenerate(text) is not None) is bad
+
+
+def test_12bit_xray_png_is_kept_and_a_flat_one_is_blank(tmp_path, xray12, row, write_rows):
+    (tmp_path / "images").mkdir()
+    Image.fromarray(xray12()).save(tmp_path / "images" / "cxr16.png")  # mode I;16, values within 0-4095
+    Image.fromarray(np.full((64, 64), 2000, np.uint16)).save(tmp_path / "images" / "flat16.png")
+    rows = [row("cxr", ["images/cxr16.png"], "Is there a nodule?"), row("flat", ["images/flat16.png"], "Is there a nodule?")]
+    assert run(Validate(), write_rows("in.jsonl", rows)) == {"cxr": "kept", "flat": "image_blank"}

@@ -70,3 +70,35 @@ def test_import_dicom_folder(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert sorted(r["modality"] for r in rows) == ["ct", "mri"]
     assert runner.invoke(app, ["data", "validate", str(out / "samples.jsonl")]).exit_code == 0
+
+
+def test_validate_accepts_a_12bit_xray_png(tmp_path: Path, xray12) -> None:
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    Image.fromarray(xray12()).save(tmp_path / "images" / "cxr16.png")
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps({"id": "cxr", "images": ["images/cxr16.png"], "question": "Is there a nodule?",
+                                "answer": "yes", "answer_type": "yes_no", "modality": "xray"}) + "\n")
+    result = runner.invoke(app, ["data", "validate", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_images_within_data(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("L", (16, 16), 50).save(tmp_path / "outside.png")
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.new("L", (16, 16), 50).save(data / "inside.png")
+    path = data / "x.jsonl"
+    rows = [{"id": i, "images": [img], "question": "Is this a CT?", "answer": "no", "answer_type": "yes_no"}
+            for i, img in (("in", "inside.png"), ("up", "../outside.png"), ("abs", str(tmp_path / "outside.png")))]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert runner.invoke(app, ["data", "validate", str(path)]).exit_code == 0
+    for flags in (["--images-within-data"], ["--images-within-data", "--no-images"]):
+        result = runner.invoke(app, ["data", "validate", *flags, str(path)])
+        assert result.exit_code == 1
+        assert f"{path}:2 [id=up] field 'images': images[0] '../outside.png' lies outside the data folder {data}" \
+            in result.output
+        assert f"{path}:3 [id=abs] field 'images'" in result.output and "[id=in]" not in result.output

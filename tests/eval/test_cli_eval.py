@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -250,3 +251,57 @@ def test_error_folder_given_for_a_file(phantom_dir: Path, tmp_path: Path) -> Non
     code, output = _error("score", "--data", str(phantom_dir / "test.jsonl"), "--predictions", str(tmp_path),
                           "--out", str(tmp_path / "s"))
     assert code == 2 and "is a folder, not a JSONL file" in output
+
+
+def _flat(text: str) -> str:
+    """Output without whitespace and Rich box characters: a message wrapped at any width still matches."""
+    return re.sub(r"[\s│╭╮╰╯─]", "", text)
+
+
+def test_run_sends_a_12bit_xray_to_the_backend_windowed_not_white(tmp_path: Path, xray12, monkeypatch) -> None:
+    import numpy as np
+    from PIL import Image
+
+    import infimed.io.images as images
+
+    (tmp_path / "images").mkdir()
+    Image.fromarray(xray12()).save(tmp_path / "images" / "cxr16.png")
+    data = tmp_path / "cxr.jsonl"
+    write_jsonl(data, [{"id": "cxr-1", "images": ["images/cxr16.png"], "question": "Is there a nodule?",
+                        "answer": "yes", "answer_type": "yes_no", "modality": "xray"}])
+    seen: list[float] = []
+    real = images.load_image
+
+    def spy(path, **kw):
+        image = real(path, **kw)
+        seen.append(float(np.asarray(image.convert("L")).std()))
+        return image
+
+    monkeypatch.setattr(images, "load_image", spy)
+    code, output = _invoke("run", "--backend", "mock", "--model", "gold", "--data", str(data),
+                           "--out", str(tmp_path / "r"), "--n-boot", "10")
+    assert code == 0, output
+    assert seen and min(seen) > 30  # the backend got the X-ray (Pillow alone makes it white: std 0)
+    row = json.loads((tmp_path / "r" / "samples.jsonl").read_text().splitlines()[0])
+    assert row["error"] is None and row["correct"] is True
+
+
+def test_images_within_data_on_for_benchmarks_off_for_data(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("L", (32, 32), 90).save(tmp_path / "outside.png")
+    root = tmp_path / "bench"
+    root.mkdir()
+    write_jsonl(root / "test.jsonl", [{"id": "p-1", "images": ["../outside.png"], "question": "Is this a CT?",
+                                       "answer": "no", "answer_type": "yes_no"}])
+    run = ["run", "--backend", "mock", "--model", "gold", "--n-boot", "10"]
+    bench = [*run, "--benchmark", "phantom", "--data-root", str(root)]
+    code, output = _invoke(*bench, "--out", str(tmp_path / "b1"))
+    assert code == 2
+    assert _flat(f"{root / 'test.jsonl'}:1 [id=p-1] field 'images': images[0] '../outside.png' lies outside") \
+        in _flat(output)
+    assert _invoke(*bench, "--out", str(tmp_path / "b2"), "--allow-outside-images")[0] == 0
+    data = [*run, "--data", str(root / "test.jsonl")]
+    assert _invoke(*data, "--out", str(tmp_path / "d1"))[0] == 0
+    code, output = _invoke(*data, "--out", str(tmp_path / "d2"), "--images-within-data")
+    assert code == 2 and _flat("field 'images': images[0] '../outside.png'") in _flat(output)

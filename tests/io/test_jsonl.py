@@ -181,3 +181,20 @@ def test_written_images_follow_the_policy_too(tmp_path: Path) -> None:
     files = [p for p in (tmp_path / "ph").rglob("*") if p.is_file()]
     assert any(p.suffix == ".png" for p in files) and any(p.suffix == ".jsonl" for p in files)
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: FILE_MODE for p in files}
+
+
+def test_images_within_makes_escaping_paths_errors_of_field_images(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    make_images(data, 1)
+    path = data / "a.jsonl"
+    write_jsonl(path, [row(0), row(1, images=["img/0.png", "../img/0.png"]), row(2, images=["/etc/hostname"])])
+    assert [r.sample is not None for r in iter_records(path)] == [True, True, True]  # off by default
+    records = list(iter_records(path, images_within=True))
+    assert [r.sample is not None for r in records] == [True, False, False]
+    (err,) = records[1].errors
+    assert (err.file, err.line, err.sample_id, err.field) == (str(path), 2, "s1", "images")
+    assert err.message.startswith(f"images[1] '../img/0.png' lies outside the data folder {data}")
+    assert str(records[2].errors[0]).startswith(f"{path}:3 [id=s2] field 'images': images[0] '/etc/hostname'")
+    with pytest.raises(SampleValidationError, match="lies outside"):
+        load_samples(path, images_within=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import importlib.util
-import io
 import json
 import os
 import random
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 
 RETRY_STATUS = frozenset({408, 409, 425, 429})
 MAX_REDIRECTS = 5
-RAW_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
 @dataclass(frozen=True)
@@ -67,21 +65,12 @@ class ChatReply:
 
 
 def image_data_url(path: str | Path) -> str:
-    """A base64 data URL; PNG/JPEG bytes are sent as they are, anything else (DICOM...) as PNG.
+    """A base64 data URL of the image as ``infimed.io.images`` decodes it (``encode_for_model``): an 8-bit
+    PNG/JPEG as its own bytes, anything a server could misread (DICOM, 16-bit, alpha, EXIF rotation) as PNG.
+    A corrupt file fails here with ``ImageLoadError`` and its reason."""
+    from infimed.io.images import encode_for_model
 
-    The image is always decoded first, so a corrupt file fails here with ``ImageLoadError`` and its reason.
-    """
-    from infimed.io.images import load_image
-
-    path = Path(path)
-    image = load_image(path)
-    mime = RAW_IMAGE_TYPES.get(path.suffix.lower())
-    if mime is not None:
-        data = path.read_bytes()
-    else:
-        buf = io.BytesIO()
-        image.save(buf, format="PNG")
-        data, mime = buf.getvalue(), "image/png"
+    data, mime = encode_for_model(path)
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 

@@ -17,6 +17,7 @@ def curate(
     engine: str | None = typer.Option(None, "--engine", help="local (processes) or ray (Ray Data for per-sample steps)."),
     workers: int | None = typer.Option(None, "--workers", help="Worker processes (local) or Ray CPUs."),
     images: str | None = typer.Option(None, "--images", help="Image paths in curated.jsonl: relative (to --out), absolute, or copy."),
+    images_within: bool | None = typer.Option(None, "--images-within-data/--allow-outside-images", help="Reject a record whose image path leaves its JSONL's folder ('..', absolute) (default: allow; config key images_within_data)."),
     truth: Path | None = typer.Option(None, "--truth", help="defects.jsonl ground truth to score the run against (default: one beside an input)."),
     set_: list[str] = typer.Option([], "--set", help="Override any config key: KEY=VALUE (YAML value), e.g. steps.dedup_near.max_hamming=8."),
     force: bool = typer.Option(False, "--force", help="Rerun every stage instead of resuming finished ones."),
@@ -37,6 +38,8 @@ def curate(
     for key, value in (("engine", engine), ("workers", workers), ("images", images)):
         if value is not None:
             overrides.append(f"{key}={value}")
+    if images_within is not None:
+        overrides.append(f"images_within_data={str(images_within).lower()}")
     if budget is not None:
         try:
             overrides.append(f"budget={parse_budget(budget)!r}")  # an int stays a count, a float a fraction

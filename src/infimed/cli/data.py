@@ -97,6 +97,8 @@ def import_dicom_cmd(
 def validate(
     files: list[Path] = typer.Argument(..., help="Sample JSONL files to check (streamed, any size)."),
     no_images: bool = typer.Option(False, "--no-images", help="Skip checking that images exist and decode."),
+    images_within: bool = typer.Option(False, "--images-within-data/--allow-outside-images", help="Make an "
+                                       "image path outside the file's folder ('..', absolute) an error."),
 ) -> None:
     """Print every error with its file, line, sample id and field; exit 1 if there is any."""
     from infimed.io.jsonl import iter_records
@@ -109,7 +111,7 @@ def validate(
             n_errors += 1
             continue
         n_lines = n_bad = 0
-        for rec in iter_records(path, check_images=not no_images):
+        for rec in iter_records(path, check_images=not no_images, images_within=images_within):
             n_lines += 1
             for err in rec.errors:
                 typer.echo(str(err))

@@ -31,9 +31,12 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, split: str | None,
               limit: int | None, image_cache: Path | None = None, *,
-              strict: bool = True) -> tuple[list[Sample], str]:
+              strict: bool = True, images_within: bool | None = None) -> tuple[list[Sample], str]:
     """Samples from a JSONL file or a named benchmark, and a description of where they came from.
-    ``strict=False`` turns a benchmark's count check into a warning (a --limit run of a partial copy)."""
+
+    ``strict=False`` turns a benchmark's count check into a warning (a --limit run of a partial copy);
+    ``images_within`` (default: on for benchmarks, off for --data) refuses image paths leaving the data folder.
+    """
     from infimed.schema import SampleValidationError
 
     if (data is None) == (benchmark is None):
@@ -48,7 +51,7 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
                 what = "is a folder, not a JSONL file" if data.is_dir() else "does not exist"
                 raise typer.BadParameter(f"{data} {what}", param_hint="--data")
             samples: list[Sample] = []
-            for s in read_samples(data):
+            for s in read_samples(data, images_within=bool(images_within)):
                 if limit is not None and len(samples) >= limit:
                     break
                 samples.append(s)
@@ -59,7 +62,8 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
             raise typer.BadParameter("--benchmark needs --data-root (the benchmark's folder or file)")
         assert benchmark is not None
         cache = image_cache or default_image_cache(benchmark, data_root)
-        samples = load_benchmark(benchmark, data_root, split=split, limit=limit, image_cache=cache, strict=strict)
+        samples = load_benchmark(benchmark, data_root, split=split, limit=limit, image_cache=cache, strict=strict,
+                                 images_within_data=images_within is not False)
         used_split = split or (samples[0].split if samples else "")
         return samples, f"benchmark:{benchmark}:{data_root}:{used_split}"
     except (SampleValidationError, OSError, KeyError, ValueError) as exc:  # OSError: a folder given as --data
@@ -152,6 +156,7 @@ def run(
     image_cache: Path | None = typer.Option(None, "--image-cache", help="Where a benchmark's embedded images are written (default: beside the data, or ~/.cache/infimed when read-only)."),
     limit: int | None = typer.Option(None, "--limit", help="Evaluate a seeded sample of N, stratified over answer, modality and task (the same for every model)."),
     limit_seed: int = typer.Option(0, "--limit-seed", help="Seed of the --limit sample."),
+    images_within: bool | None = typer.Option(None, "--images-within-data/--allow-outside-images", help="Refuse image paths that leave the data folder ('..', absolute); default: on for --benchmark, off for --data."),
     mode: str = typer.Option("direct", "--mode", help="Prompt mode: direct (bare answer) or reasoning (<think>/<answer>)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size of hf / chunk size of vllm (default: backend's own)."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most tokens generated per answer."),
@@ -184,7 +189,8 @@ def run(
                                  param_hint="--backend")
     if max_new_tokens < 1 or concurrency < 1 or tp < 1 or dp < 1 or (batch_size is not None and batch_size < 1):
         raise typer.BadParameter("--max-new-tokens, --concurrency, --tp, --dp and --batch-size must be >= 1")
-    samples, source = load_data(data, benchmark, data_root, split, None, image_cache, strict=limit is None)
+    samples, source = load_data(data, benchmark, data_root, split, None, image_cache, strict=limit is None,
+                                images_within=images_within)
     if not samples:
         raise typer.BadParameter(f"no samples found in {source}")
     samples, subset = apply_limit(samples, limit, limit_seed)

@@ -73,6 +73,7 @@ class CurateConfig(BaseModel):
     engine: Literal["local", "ray"] = "local"
     workers: int = Field(default=2, ge=1)
     images: Literal["relative", "absolute", "copy"] = "relative"
+    images_within_data: bool = False  # an image path outside its JSONL's folder is an invalid record
     exports: list[Literal["sharegpt", "trl"]] = Field(default_factory=lambda: ["sharegpt", "trl"])  # type: ignore[arg-type]
     export_mode: Literal["direct", "reasoning"] = "direct"
     truth: str | None = None

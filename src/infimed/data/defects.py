@@ -35,6 +35,7 @@ from PIL import Image
 from infimed.data.ids import OpaqueIds
 from infimed.data.questions import Question, paraphrase, wrong_answer
 from infimed.data.scene import SIZE
+from infimed.io.images import load_image
 from infimed.io.jsonl import copy_private, write_bytes_private
 from infimed.schema import Sample
 
@@ -192,8 +193,7 @@ def _near_copy(
     src: Sample, questions: dict[str, Question] | None, writer: _Writer, rng: np.random.Generator
 ) -> dict[str, object]:
     """The changed fields of a near copy: an altered image and the question in another wording."""
-    with Image.open(writer.root / src.images[0]) as im:
-        arr = np.asarray(im.convert("L"))
+    arr = np.asarray(load_image(writer.root / src.images[0], mode="L"))
     data, ext, detail = near_variant(arr, rng)
     question = paraphrase(questions[src.id], rng).text if questions else generic_reword(src.question, rng)
     return {"detail": f"{detail}; reworded", "images": [writer.write(data, ext)], "question": question}

@@ -65,8 +65,14 @@ def _decode(lineno: int, raw: bytes) -> tuple[int, Any, str | None]:
         return lineno, None, f"invalid JSON: {exc}"
 
 
-def iter_records(path: str | Path, *, check_images: bool = False) -> Iterator[Record]:
-    """Stream every line of a sample file as a ``Record`` (valid or not)."""
+def iter_records(
+    path: str | Path, *, check_images: bool = False, images_within: bool = False
+) -> Iterator[Record]:
+    """Stream every line of a sample file as a ``Record`` (valid or not).
+
+    ``images_within`` makes an image path that leaves the file's folder (``..``, an absolute path elsewhere)
+    an error of field ``images``; ``check_images`` also decodes every image.
+    """
     path = Path(path)
     base = path.parent
     seen: set[str] = set()
@@ -81,11 +87,27 @@ def iter_records(path: str | Path, *, check_images: bool = False) -> Iterator[Re
                 sample = None
             else:
                 seen.add(sample.id)
-        if sample is not None and check_images:
+        if sample is not None and images_within:
+            errors = image_path_errors(sample, file=str(path), line=lineno)
+        if sample is not None and check_images and not errors:
             errors = image_errors(sample, file=str(path), line=lineno)
-            if errors:
-                sample = None
+        if errors:
+            sample = None
         yield Record(lineno, sample, errors, value if isinstance(value, dict) else None)
+
+
+def image_path_errors(sample: Sample, *, file: str, line: int | None) -> list[SampleError]:
+    """An error of field ``images`` per image path of the sample that lies outside its data folder."""
+    from infimed.io.images import ImagePathError, resolve_image_path
+
+    out = []
+    for i, name in enumerate(sample.images):
+        try:
+            resolve_image_path(sample.base_dir, name, within=True)
+        except ImagePathError as exc:
+            out.append(SampleError(file, line, sample.id, "images",
+                                   f"images[{i}] {exc}; pass --allow-outside-images to accept it"))
+    return out
 
 
 def image_errors(sample: Sample, *, file: str, line: int | None) -> list[SampleError]:
@@ -95,27 +117,27 @@ def image_errors(sample: Sample, *, file: str, line: int | None) -> list[SampleE
     out = []
     for i, p in enumerate(sample.image_paths()):
         try:
-            load_image(p)
+            load_image(p, mode="auto")
         except ImageLoadError as exc:
             out.append(SampleError(file, line, sample.id, f"images[{i}]", str(exc)))
     return out
 
 
-def read_samples(path: str | Path, *, check_images: bool = False) -> Iterator[Sample]:
+def read_samples(path: str | Path, *, check_images: bool = False, images_within: bool = False) -> Iterator[Sample]:
     """Stream valid samples; raise ``SampleValidationError`` at the first invalid line."""
-    for rec in iter_records(path, check_images=check_images):
+    for rec in iter_records(path, check_images=check_images, images_within=images_within):
         if rec.sample is None:
             raise SampleValidationError(rec.errors)
         yield rec.sample
 
 
-def load_samples(path: str | Path, *, check_images: bool = False) -> list[Sample]:
-    return list(read_samples(path, check_images=check_images))
+def load_samples(path: str | Path, *, check_images: bool = False, images_within: bool = False) -> list[Sample]:
+    return list(read_samples(path, check_images=check_images, images_within=images_within))
 
 
-def validate_file(path: str | Path, *, check_images: bool = True) -> Iterator[SampleError]:
+def validate_file(path: str | Path, *, check_images: bool = True, images_within: bool = False) -> Iterator[SampleError]:
     """Every error of a file, streamed."""
-    for rec in iter_records(path, check_images=check_images):
+    for rec in iter_records(path, check_images=check_images, images_within=images_within):
         yield from rec.errors
 
 

@@ -172,3 +172,14 @@ def test_medxpertqa_mm_strips_the_repeated_choices(tmp_path: Path) -> None:
     assert (s[1].answer, s[1].task, s[1].meta["question_type"]) == ("E", "other", "Understanding")
     with pytest.raises(BenchmarkError, match=r"expected 2000 rows, found 2"):
         load_benchmark("medxpertqa_mm", tmp_path)
+
+
+def test_image_names_leaving_the_benchmark_folder_are_refused(tmp_path: Path) -> None:
+    write_png(tmp_path / "secret.png")
+    root = tmp_path / "slake"
+    write_png(root / "imgs" / "xmlab102" / "source.jpg")
+    write_json(root / "test.json", [_slake_row(1), _slake_row(2, img_name="../../secret.png")])
+    with pytest.raises(BenchmarkError, match=r"test.json: row 2 field 'img_name': '../../secret.png' lies outside"):
+        load_benchmark("slake", root, expected=2)
+    s = load_benchmark("slake", root, expected=2, images_within_data=False)
+    assert s[1].image_paths()[0] == (tmp_path / "secret.png").resolve()

@@ -27,7 +27,6 @@ import numpy as np
 
 from infimed.curate.base import STEPS, Drop
 from infimed.curate.hashing import (
-    THUMB,
     VIEW,
     VIEW_CROPS,
     WorkerPool,
@@ -37,6 +36,7 @@ from infimed.curate.hashing import (
     images_match,
     shingles,
 )
+from infimed.io.images import THUMB
 from infimed.io.jsonl import read_samples
 from infimed.schema import Sample
 
@@ -189,7 +189,7 @@ class _EvalIndex:
         close = np.nonzero(np.bitwise_count(self._phash ^ np.uint64(first.phash)) <= max_hamming)[0]
         if not len(close):
             return []
-        sims = self._thumb[close] @ first.thumb_array() / (THUMB * THUMB)
+        sims = self._thumb[close] @ first.thumb_array()
         close = close[sims >= min_sim]
         if not len(close):
             return []

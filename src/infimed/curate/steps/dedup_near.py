@@ -40,7 +40,6 @@ import numpy as np
 
 from infimed.curate.base import STEPS, Drop
 from infimed.curate.hashing import (
-    THUMB,
     VIEW,
     VIEW_CROPS,
     ImageSig,
@@ -53,6 +52,7 @@ from infimed.curate.hashing import (
     normalize_text,
     shingles,
 )
+from infimed.io.images import THUMB
 from infimed.schema import Sample
 
 
@@ -98,7 +98,7 @@ def similar_image_pairs(
         ii, jj = ii[keep], jj[keep]
         if len(ii) == 0:
             continue
-        sims = np.einsum("ij,ij->i", thumbs[ii], thumbs[jj]) / (THUMB * THUMB)
+        sims = np.einsum("ij,ij->i", thumbs[ii], thumbs[jj])
         ok = sims >= min_similarity
         if views is not None and ok.any():
             ii, jj = ii[ok], jj[ok]

@@ -36,7 +36,8 @@ import numpy as np
 from infimed.curate import select as algorithms
 from infimed.curate.base import STEPS, Drop, keep_chosen
 from infimed.curate.config import parse_budget
-from infimed.curate.embed import THUMB, embed_texts, sample_image_stats
+from infimed.curate.embed import embed_texts, sample_image_stats
+from infimed.io.images import THUMB
 from infimed.privacy.text import KINDS
 from infimed.schema import Sample
 

@@ -29,7 +29,7 @@ from infimed.eval.benchmarks import (  # noqa: F401 - importing a loader module 
     slake,
     vqa_rad,
 )
-from infimed.eval.benchmarks.common import BENCHMARKS, BenchmarkError, BenchmarkSpec
+from infimed.eval.benchmarks.common import BENCHMARKS, BenchmarkError, BenchmarkSpec, images_within
 from infimed.progress import track
 from infimed.schema import Sample
 
@@ -52,13 +52,15 @@ def load_benchmark(
     limit: int | None = None,
     strict: bool = True,
     expected: int | None = None,
+    images_within_data: bool = True,
 ) -> list[Sample]:
     """Load one split of a benchmark as samples whose ``image_paths()`` resolve.
 
     ``split`` defaults to the split the benchmark is usually reported on. Embedded images are written
     once to ``image_cache`` (default ``<root>/.infimed_cache/<name>/``, beside ``root`` when it is a
     file). ``expected`` overrides the published row count; ``limit`` loads the first rows only and
-    skips the count check.
+    skips the count check. An image path leaving the benchmark's folder (``..``, absolute) is an error
+    naming the file, row and field unless ``images_within_data=False``.
     """
     spec = get_spec(name)
     root = Path(root).expanduser()
@@ -73,13 +75,14 @@ def load_benchmark(
 
     samples: list[Sample] = []
     seen: set[str] = set()
-    for sample in track(spec.loader(root, split, cache), f"{name}/{split}", total=limit or want):
-        if sample.id in seen:
-            raise BenchmarkError(f"{name}/{split}: duplicate sample id {sample.id!r} in {root}")
-        seen.add(sample.id)
-        samples.append(sample)
-        if limit is not None and len(samples) >= limit:
-            break
+    with images_within(images_within_data):
+        for sample in track(spec.loader(root, split, cache), f"{name}/{split}", total=limit or want):
+            if sample.id in seen:
+                raise BenchmarkError(f"{name}/{split}: duplicate sample id {sample.id!r} in {root}")
+            seen.add(sample.id)
+            samples.append(sample)
+            if limit is not None and len(samples) >= limit:
+                break
 
     problems = _count_problem(name, split, root, len(samples), want, limit)
     problems += _missing_images(samples)

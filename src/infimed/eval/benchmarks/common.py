@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,11 +183,33 @@ def iter_csv(path: Path, *, required: tuple[str, ...]) -> Iterator[Row]:
             yield Row(str(path), i, dict(item))
 
 
+_IMAGES_WITHIN: ContextVar[bool] = ContextVar("images_within", default=True)
+
+
+@contextmanager
+def images_within(on: bool) -> Iterator[None]:
+    """While loading: whether image paths must stay inside the benchmark's image folder (the default)."""
+    token = _IMAGES_WITHIN.set(on)
+    try:
+        yield
+    finally:
+        _IMAGES_WITHIN.reset(token)
+
+
 def local_image(folder: Path, name: str, *, row: Row, field_name: str) -> str:
-    """Absolute path of an image shipped as a file in the benchmark's folder (existence checked later)."""
+    """Absolute path of an image shipped as a file in the benchmark's folder (existence checked later).
+
+    A name leaving ``folder`` (``..``, an absolute path elsewhere) is an error unless ``images_within(False)``.
+    """
+    from infimed.io.images import ImagePathError, resolve_image_path
+
     if not name:
         raise row.error(field_name, "image name is empty")
-    return str((folder / name).resolve())
+    try:
+        path = resolve_image_path(folder, name, within=_IMAGES_WITHIN.get())
+    except ImagePathError as exc:
+        raise row.error(field_name, f"{exc}; pass --allow-outside-images to accept it") from None
+    return str(path.resolve())
 
 
 def iter_sample_file(path: Path) -> Iterator[Sample]:
@@ -194,6 +218,6 @@ def iter_sample_file(path: Path) -> Iterator[Sample]:
     from infimed.schema import SampleValidationError
 
     try:
-        yield from read_samples(path)
+        yield from read_samples(path, images_within=_IMAGES_WITHIN.get())
     except SampleValidationError as exc:
         raise BenchmarkError(str(exc)) from exc
