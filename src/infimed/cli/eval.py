@@ -332,15 +332,22 @@ def compare(
 @app.command()
 def clinical(
     run_dir: Path = typer.Argument(..., help="A finished run folder with report answers (samples.jsonl, results.json)."),
-    chexbert: Path = typer.Option(..., "--chexbert", help="Local CheXbert checkpoint (chexbert.pth); nothing is downloaded."),
+    chexbert: Path | None = typer.Option(None, "--chexbert", help="Local CheXbert checkpoint (chexbert.pth); nothing is downloaded."),
     chexbert_bert: Path | None = typer.Option(None, "--chexbert-bert", help="Local bert-base-uncased folder (default: beside the checkpoint)."),
     device: str = typer.Option("cpu", "--device", help="Device for the labeler (cpu, cuda)."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the interval."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    radgraph: Path | None = typer.Option(None, "--radgraph", help="Local RadGraph folder (MODEL_DIR/<model type>/config.json, encoder in MODEL_DIR/hf); nothing is downloaded."),
+    radgraph_model: str = typer.Option("radgraph-xl", "--radgraph-model", help="radgraph, radgraph-xl or modern-radgraph-xl."),
 ) -> None:
-    """CheXbert label F1 of a run's generated reports against their references, added to results.json."""
+    """CheXbert label F1 and/or RadGraph F1 of a run's generated reports against their references, added to
+    results.json."""
     from infimed.eval.clinical import ClinicalMetricError, chexbert_f1
+    from infimed.eval.radgraph import radgraph_f1
     from infimed.io.jsonl import iter_json_lines, write_json
+
+    if chexbert is None and radgraph is None:
+        raise typer.BadParameter("name at least one metric's local weights: --chexbert and/or --radgraph")
 
     samples_file, results_file = run_dir / "samples.jsonl", run_dir / "results.json"
     if not samples_file.exists() or not results_file.exists():
@@ -349,18 +356,31 @@ def clinical(
             and r.get("answer_type") == "report" and r.get("error") is None]
     if not rows:
         raise typer.BadParameter(f"{samples_file} has no scored report answers")
+    hyps, refs = [str(r.get("extracted") or "") for r in rows], [str(r["answer"]) for r in rows]
+    found: dict[str, dict[str, Any]] = {}
     try:
-        scores = chexbert_f1([str(r.get("extracted") or "") for r in rows], [str(r["answer"]) for r in rows],
-                             chexbert, chexbert_bert, device=device, n_boot=n_boot, seed=seed)
+        if chexbert is not None:
+            found["chexbert"] = chexbert_f1(hyps, refs, chexbert, chexbert_bert, device=device, n_boot=n_boot,
+                                            seed=seed)
+        if radgraph is not None:
+            found["radgraph"] = radgraph_f1(hyps, refs, radgraph, model_type=radgraph_model,
+                                            cuda=0 if device.startswith("cuda") else -1, n_boot=n_boot, seed=seed)
     except ClinicalMetricError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        raise typer.Exit(1) from None
     results = json.loads(results_file.read_text(encoding="utf-8"))
-    results.setdefault("report_metrics", {})["chexbert"] = scores
+    results.setdefault("report_metrics", {}).update(found)
     write_json(results_file, results)
-    lo, hi = scores.get("micro_f1_ci95") or (float("nan"), float("nan"))
-    typer.echo(f"CheXbert F1 on {scores['n']} reports: micro {scores['micro_f1']:.3f} [95% CI {lo:.3f}-{hi:.3f}], "
-               f"macro {_num(scores['macro_f1'])}, micro-5 {scores['micro_f1_5']:.3f}; written to {results_file}")
+    if "chexbert" in found:
+        scores = found["chexbert"]
+        lo, hi = scores.get("micro_f1_ci95") or (float("nan"), float("nan"))
+        typer.echo(f"CheXbert F1 on {scores['n']} reports: micro {scores['micro_f1']:.3f} [95% CI {lo:.3f}-{hi:.3f}], "
+                   f"macro {_num(scores['macro_f1'])}, micro-5 {scores['micro_f1_5']:.3f}")
+    if "radgraph" in found:
+        rg = found["radgraph"]
+        typer.echo(f"RadGraph F1 ({rg['model_type']}) on {rg['n']} reports: simple {_num(rg['simple'])}, "
+                   f"partial {_num(rg['partial'])}, complete {_num(rg['complete'])}")
+    typer.echo(f"written to {results_file}")
 
 
 def _print_summary(results: dict[str, Any], out: Path) -> None:

@@ -10,8 +10,7 @@ generated report's labels are compared with the reference report's: micro- and m
 the 14 observations, micro F1 over the five common ones (cardiomegaly, edema, consolidation, atelectasis,
 pleural effusion; an observation positive in neither counts as F1 0, like sklearn's zero_division=0),
 and a percentile bootstrap interval of the micro F1 over reports (resampling the
-per-report true/false positive and false negative counts). RadGraph F1 needs the DyGIE++ entity and
-relation model, which this module does not run.
+per-report true/false positive and false negative counts). RadGraph F1 is ``infimed.eval.radgraph``.
 """
 
 from __future__ import annotations
