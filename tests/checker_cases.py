@@ -40,7 +40,7 @@ CHOICE: list[Case] = [
     ("Z.", "choice", "med", None, "unparsed"),
     # leading letter with explanation
     ("B. Pneumothorax", "choice", "med", "B", "leading"),
-    ("B. Pneumonia, because the consolidation ...", "choice", "med", "B", "leading"),
+    ("B. Pneumothorax, because the pleural line ...", "choice", "med", "B", "leading"),
     ("B) Pneumothorax", "choice", "med", "B", "leading"),
     ("(B) Pneumothorax is seen on the left.", "choice", "med", "B", "leading"),
     ("(c) pleural effusion", "choice", "med", "C", "leading"),
@@ -72,7 +72,7 @@ CHOICE: list[Case] = [
     ("The answer is most likely B.", "choice", "med", "B", "marker"),
     ("Looking at the image, the answer would be C.", "choice", "med", "C", "marker"),
     ("Answer:\nB", "choice", "med", "B", "marker"),
-    ("The answer is A. Wait, on reflection the final answer is B.", "choice", "med", "B", "marker"),
+    ("The answer is A. Wait, on reflection the final answer is B.", "choice", "med", None, "conflicting_markers"),
     ("I would choose B.", "choice", "med", "B", "marker"),
     ("I'd go with C here.", "choice", "med", "C", "marker"),
     ("Answer: A because the consolidation is lobar.", "choice", "med", "A", "marker"),
@@ -160,13 +160,13 @@ CHOICE: list[Case] = [
     ("<answer>Pneumothorax</answer>", "choice", "med", "B", "answer_tag"),
     ("<answer>B and C</answer>", "choice", "med", None, "ambiguous"),
     ("<answer></answer> B", "choice", "med", None, "unparsed"),
-    ("<answer>A</answer> ... corrected: <answer>C</answer>", "choice", "med", "C", "answer_tag"),
+    ("<answer>A</answer> ... corrected: <answer>C</answer>", "choice", "med", None, "conflicting_slots"),
     ("<answer>B", "choice", "med", "B", "answer_tag"),
     ("\\boxed{B}", "choice", "med", "B", "boxed"),
     ("\\boxed{\\text{B}}", "choice", "med", "B", "boxed"),
     ("Therefore the answer is $\\boxed{\\textbf{C}}$.", "choice", "med", "C", "boxed"),
     ("\\boxed{B. Pneumothorax}", "choice", "med", "B", "boxed"),
-    ("\\boxed{A} ... no wait \\boxed{D}", "choice", "med", "D", "boxed"),
+    ("\\boxed{A} ... no wait \\boxed{D}", "choice", "med", None, "conflicting_slots"),
     ("<answer>\\boxed{C}</answer>", "choice", "med", "C", "answer_tag"),
     ("\\boxed{}", "choice", "med", None, "unparsed"),
     # options echoed, negated markers, more forms
@@ -200,6 +200,37 @@ CHOICE: list[Case] = [
     ("Pneumonia and pleural effusion are both visible.", "choice", "med", None, "ambiguous"),
     ("A, B, C and D are all possible", "choice", "med", None, "ambiguous"),
     ("None of the above", "choice", "med", None, "unparsed"),
+]
+
+CONTRADICTIONS: list[Case] = [
+    # a letter followed by another option's text (med: A Pneumonia, B Pneumothorax, C Pleural effusion, D Normal)
+    ("B. Pneumonia, because the consolidation ...", "choice", "med", None, "letter_text_conflict"),
+    ("A. Pneumothorax", "choice", "med", None, "letter_text_conflict"),
+    ("(C) Pneumothorax", "choice", "med", None, "letter_text_conflict"),
+    ("B) Pleural effusion on the left", "choice", "med", None, "letter_text_conflict"),
+    ("Answer: D, pneumonia", "choice", "med", None, "letter_text_conflict"),
+    ("The answer is B: Pneumonia.", "choice", "med", None, "letter_text_conflict"),
+    ("C Pneumothorax", "choice", "med", None, "letter_text_conflict"),
+    ("A. Viral pneumonia", "choice", "overlap", None, "letter_text_conflict"),
+    ("<answer>D. 肺炎</answer>", "choice", "zh", None, "letter_text_conflict"),
+    # ... and the readings that agree with themselves still count
+    ("B. Viral pneumonia", "choice", "overlap", "B", "leading"),
+    ("A Pneumothorax", "choice", "med", "B", "option_text"),  # "A" before a noun is the article
+    ("B. Pneumothorax. Pneumonia is less likely.", "choice", "med", "B", "leading"),
+    ("The answer is B. Final answer: B", "choice", "med", "B", "marker"),
+    ("<answer>B</answer> so \\boxed{B}", "choice", "med", "B", "answer_tag"),
+    # two answer slots or markers naming different answers
+    ("<answer>B</answer>\n\\boxed{C}", "choice", "med", None, "conflicting_slots"),
+    ("<answer>A</answer><answer>B</answer>", "choice", "med", None, "conflicting_slots"),
+    ("Answer: B. On second thought the correct answer is D.", "choice", "med", None, "conflicting_markers"),
+    ("答案：B。所以正确答案是C", "choice", "med", None, "conflicting_markers"),
+    ("A. Liver\n\nThe correct answer is D. Pancreas.", "choice", "five", None, "conflicting_markers"),  # SmolLM2
+    ("B. Pneumothorax\n\nThe answer is B.", "choice", "med", "B", "marker"),
+    ("Yes. The answer is no.", "yes_no", None, None, "conflicting_markers"),
+    ("<answer>yes</answer> <answer>no</answer>", "yes_no", None, None, "conflicting_slots"),
+    ("Answer: yes. Looking again, the answer is no.", "yes_no", None, None, "conflicting_markers"),
+    ("<answer>left lung</answer> or rather <answer>right lung</answer>", "open", None, None, "conflicting_slots"),
+    ("<answer>Left lung</answer> (\\boxed{left lung})", "open", None, "left lung", "answer_tag"),
 ]
 
 YES_NO: list[Case] = [
@@ -282,4 +313,4 @@ OPEN: list[Case] = [
     ("\\boxed{\\text{Liver}}", "open", None, "liver", "boxed"),
 ]
 
-ALL: list[Case] = CHOICE + YES_NO + OPEN
+ALL: list[Case] = CHOICE + CONTRADICTIONS + YES_NO + OPEN

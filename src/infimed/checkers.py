@@ -4,7 +4,14 @@ Evaluation scoring, chain-of-thought verification and RL rewards all call this m
 trained on exactly what it is scored on. Reading is deterministic and explicit: every reading names the
 rule that produced it, and when nothing can be read -- or two different answers can -- the result is
 ``extracted=None`` (unparsed), scored wrong, never a guess. ``extracted is None`` is the one test for
-"unparsed"; ``rule`` then says why: ``empty``, ``unclosed_think``, ``ambiguous`` or ``unparsed``.
+"unparsed"; ``rule`` then says why: ``empty``, ``unclosed_think``, ``ambiguous``, ``unparsed``, or one
+of the contradictions (issue 12: a response whose parts disagree is not an answer; small models write
+these constantly, e.g. SmolLM2-135M's "A. Liver\n\nThe correct answer is D. Pancreas."):
+``letter_text_conflict`` (a letter followed by another option's text: "B. Pneumonia" when pneumonia is
+A), ``conflicting_slots`` (two ``<answer>`` tags or boxes with different answers, including an
+"<answer>A</answer> ... corrected: <answer>C</answer>" revision), ``conflicting_markers`` (two answer
+markers naming different answers, or a marker that contradicts an opening answer: "A. ... The answer is
+D"). Reasoning inside ``<think>`` is removed first, so a model may revise itself there freely.
 
 Where the answer is looked for, in order
 1. Complete ``<think>...</think>`` blocks are removed. A ``<think>`` left open means the model never
@@ -12,10 +19,13 @@ Where the answer is looked for, in order
    block in the prompt) keeps only what follows it. A response that is only reasoning is ``empty``.
 2. Explicit answer slots, authoritative when present: the last ``<answer>...</answer>`` (rule
    ``answer_tag``; an unclosed ``<answer>`` runs to the end), else the last ``\boxed{...}`` (``boxed``).
-   If their content cannot be read the response is unparsed; we do not look elsewhere.
+   If their content cannot be read the response is unparsed; we do not look elsewhere. Every other tag
+   and box is read too: one naming another answer makes the response ``conflicting_slots``.
 3. Answer markers (rule ``marker``): "the answer is", "answer:", "final answer", "the correct option is",
    "I would choose", "答案：", "正确答案是", "故选" ... The first sentence after the last marker that can be
-   read wins (models revise themselves); a negated one ("the answer is not A") reads nothing.
+   read is the reading; a negated one ("the answer is not A") reads nothing. Any other marker, or an
+   opening that is itself an answer ("A. Liver"), naming another answer: ``conflicting_markers``
+   (choice and yes/no; open answers are compared only across tags and boxes).
 4. The first sentence (or line) of the response, then the whole response; the reading rule names itself.
 
 Multiple choice (``extract_choice``), on one piece of text, first match wins
@@ -23,7 +33,8 @@ Multiple choice (``extract_choice``), on one piece of text, first match wins
   answer slot or marker that echoes several options line by line ("A. Pneumonia\nB. Pneumothorax").
 - ``letter``: only a letter in any dress: ``B``, ``b``, ``(B)``, ``[B]``, ``**B**``, ``B.``,
   ``\text{B}``.
-- ``leading``: opens with a marked letter: ``B. Pneumonia, because ...``, ``(c) ...``, ``B) Pneumothorax``,
+- ``leading``: opens with a marked letter (followed by its own option text or none; another option's text
+  is ``letter_text_conflict``): ``B. Pneumonia, because ...``, ``(c) ...``, ``B) Pneumothorax``,
   ``B: ...``, ``B, since ...``, ``B - ...``, a letter followed by its own option text ("B Pneumonia"), or
   a capital followed by a verb ("B is correct"); right after a marker, any capital ("the answer is C
   here"), read after ``option_text`` so that "Answer: A benign lesion" still means the option text.
@@ -51,6 +62,10 @@ affirmative, positive, 是/是的/对/有/存在. No words: no, nope, false, inc
 否/不是/不/没有/无/不存在. Decisions: "nope" is no and "true"/"false" are yes/no -- each is a plain
 answer to a yes/no question; hedges are unparsed even when they start with "no" ("No idea", "no way to
 tell", 不确定, 无法判断, 是否...). "Yes or no" is ambiguous.
+
+Reports (``report``: generated reports and captions): the answer slot, else the response without its
+``<think>`` blocks, is the reading (rule ``report``), with token precision/recall/F1 against the reference;
+they are scored by BLEU/ROUGE-L (``infimed.eval.text_metrics``) or a judge, not by exact match.
 
 Open answers: ``normalize_open`` (NFKC, lowercase, markdown/LaTeX, "the answer is" prefixes,
 punctuation, the articles a/an/the, number words zero-twenty -> digits, whitespace) of the answer slot,
@@ -183,11 +198,51 @@ def check(
         gold = _normalize_known(answer)
         p, r, f = token_prf(text or "", gold)
         return Check(text, text is not None and text == gold, rule, p, r, f)
+    if answer_type == "report":  # free text: the report itself, scored by text metrics (eval.text_metrics)
+        report = judge_candidate(response)
+        if report is None:
+            _slots_, why = _slots(response or "")
+            return Check(None, False, why or "unparsed", 0.0, 0.0, 0.0)
+        p, r, f = token_prf(_normalize(report), _normalize_known(answer))
+        return Check(report, _normalize(report) == _normalize_known(answer), "report", p, r, f)
     raise ValueError(f"answer_type: unknown {answer_type!r}; expected one of {ANSWER_TYPES}")
 
 
 def check_sample(sample: Sample, response: str | None) -> Check:
     return check(response, answer_type=sample.answer_type, answer=sample.answer, options=sample.options)
+
+
+JUDGE_POLICIES = ("open", "all", "unparsed")
+
+
+def judge_applies(policy: str, *, answer_type: str, extracted: str | None) -> bool:
+    """Whether an LLM judge grades this reading: ``open`` answers (the default), ``all``, or the ``unparsed``."""
+    if policy == "open":
+        return answer_type in ("open", "report")
+    if policy == "all":
+        return True
+    if policy == "unparsed":
+        return extracted is None
+    raise ValueError(f"judge policy: unknown {policy!r}; expected one of {', '.join(JUDGE_POLICIES)}")
+
+
+def judge_candidate(response: str | None) -> str | None:
+    """The answer a judge grades: the answer slot (last ``<answer>`` / ``\\boxed``) when there is one, else the
+    response without its ``<think>`` blocks; None when no answer was given (empty, unclosed ``<think>``)."""
+    slots, why = _slots(response or "")
+    if why is not None:
+        return None
+    span, source = slots[0]
+    text = (span if source in ("answer_tag", "boxed") else slots[-1][0]).strip()
+    return text or None
+
+
+def settle(result: Check, verdict: bool | None) -> Check:
+    """The rule reading with an LLM judge's verdict as its correctness (rule ``judge``); a missing verdict
+    (not judged, or ``judge_error``) leaves the rule reading as it is."""
+    if verdict is None:
+        return result
+    return Check(result.extracted, verdict, "judge", result.precision, result.recall, result.f1)
 
 
 def strip_think(text: str) -> str | None:
@@ -225,8 +280,10 @@ def extract_choice(text: str, options: dict[str, str] | None) -> tuple[str | Non
     slots, why = _slots(text)
     if why is not None:
         return None, why
-    if not any(source for _, source in slots) and _echoes_options(slots[-1][0], letters):
-        return None, "ambiguous"
+    if _echoes_options(slots[-1][0], letters):
+        if not any(source for _, source in slots):
+            return None, "ambiguous"
+        slots = [slot for slot in slots if slot[1]]  # an echoed option list is no opening answer
     return _read(slots, lambda span, source: _choice_in(span, letters, options, after_marker=source == "marker"))
 
 
@@ -271,12 +328,12 @@ def _slots(text: str) -> tuple[list[tuple[str, str]], str | None]:
         return [], "unclosed_think"
     if not body:
         return [], "empty"
-    tags = _ANSWER_TAG.findall(body)
-    if tags:
-        return [(tags[-1], "answer_tag")], None
-    boxed = _last_boxed(body)
-    if boxed is not None:
-        return [(boxed, "boxed")], None
+    explicit = [(t, "answer_tag") for t in _ANSWER_TAG.findall(body)[-MAX_MARKERS:]]
+    explicit += [(b, "boxed") for b in _all_boxed(body)[-MAX_MARKERS:]]
+    if explicit:  # the last answer tag (else the last box) first; the others are read only for conflicts
+        tags = [slot for slot in explicit if slot[1] == "answer_tag"]
+        lead = tags[-1] if tags else explicit[-1]
+        return [lead, *(slot for slot in reversed(explicit) if slot is not lead)], None
     low = body.lower()
     has_marker = any(word in low for word in _MARKER_WORDS)  # cheap pre-check before the big regex
     ends = [m.end() for m in _MARKER.finditer(body)][-MAX_MARKERS:] if has_marker else []
@@ -288,12 +345,38 @@ def _slots(text: str) -> tuple[list[tuple[str, str]], str | None]:
     return slots, None
 
 
+_EXPLICIT = ("answer_tag", "boxed")
+_OPENING_RULES = ("letter", "leading", "leading_word")  # an opening that is itself an answer ("A. Liver ...")
+
+
 def _read(slots: list[tuple[str, str]], reader: _Reader) -> tuple[str | None, str]:
-    for span, source in slots:
+    for i, (span, source) in enumerate(slots):
         value, rule = reader(span, source)
         if rule != "unparsed":  # a reading or a definite "ambiguous"
+            if value is not None and source:
+                conflict = _conflict(slots, i, value, reader)
+                if conflict is not None:
+                    return None, conflict
             return value, (source or rule) if value is not None else rule
+        if source in _EXPLICIT:  # an answer slot that cannot be read: we do not look elsewhere
+            return None, "unparsed"
     return None, "unparsed"
+
+
+def _conflict(slots: list[tuple[str, str]], i: int, value: str, reader: _Reader) -> str | None:
+    """Why the reading ``value`` of slot ``i`` contradicts another part of the response, if it does: another
+    answer slot (``conflicting_slots``), another marker or an opening answer (``conflicting_markers``)."""
+    source = slots[i][1]
+    if source in _EXPLICIT:
+        rest = [slot for slot in slots[i + 1:] if slot[1] in _EXPLICIT]
+        return "conflicting_slots" if any(reader(*slot)[0] not in (None, value) for slot in rest) else None
+    for slot in slots[i + 1:]:
+        other, rule = reader(*slot)
+        if slot[1] == "marker" and other not in (None, value):
+            return "conflicting_markers"
+        if not slot[1]:  # the opening sentence: only when it is itself an answer ("A. Liver\n\nThe answer is D")
+            return "conflicting_markers" if rule in _OPENING_RULES and other not in (None, value) else None
+    return None
 
 
 def _extract_open(text: str) -> tuple[str | None, str]:
@@ -302,30 +385,34 @@ def _extract_open(text: str) -> tuple[str | None, str]:
         return None, why
     for span, source in slots:
         norm = _normalize(span)
+        if source in _EXPLICIT and not norm:
+            return None, "unparsed"
         if norm:
+            others = {_normalize(t) for t, src in slots if src in _EXPLICIT} - {"", norm}
+            if source in _EXPLICIT and others:  # two answer slots with different answers
+                return None, "conflicting_slots"
             return norm, source or "text"
     return None, "unparsed"
 
 
-def _last_boxed(text: str) -> str | None:
-    starts = list(_BOXED.finditer(text))
-    if not starts:
-        return None
-    i = start = starts[-1].end()
-    depth = 1
-    while i < len(text):
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        if depth == 0:
-            return text[start:i]
-        i += 1
-    return text[start:]  # unbalanced: read to the end
+def _all_boxed(text: str) -> list[str]:
+    """The contents of every ``\\boxed{...}`` in order (an unbalanced last one runs to the end)."""
+    out = []
+    for m in list(_BOXED.finditer(text))[-MAX_MARKERS:]:  # bounded work on degenerate output
+        i = start = m.end()
+        depth = 1
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        out.append(text[start:i - 1] if depth == 0 else text[start:])
+    return out
 
 
 def _first_sentence(text: str) -> str:
     """Up to the first line break or sentence end; a full stop right after a lone letter ("B. ...") is no end."""
     text = text.lstrip()
     for m in _SENTENCE_END.finditer(text):
-        if m.group() == "\n" or m.start() > 3:
+        if m.group() in "\n。！？；" or m.start() > 3:  # "B。" ends a sentence; "B." may open "B. Pneumonia"
             return text[: m.start()]
     return text
 
@@ -358,6 +445,8 @@ def _choice_in(
     if m is not None:
         letter = next(g for g in m.groups() if g).upper()
         if letter in letters:
+            if options and m.re is _LEADING_MARKED and _names_other_option(s[m.end():], letter, options):
+                return None, "letter_text_conflict"  # "B. Pneumonia" when pneumonia is A
             return letter, "leading"
     m = _LEADING_BARE.match(s)
     if m is not None and options:
@@ -365,6 +454,8 @@ def _choice_in(
         own = _normalize_known(options.get(letter, ""))
         if own and (_normalize(m.group(2)) + " ").startswith(own + " "):
             return letter, "leading"
+        if m.group(1) in letters and m.group(1) not in "AI" and _names_other_option(m.group(2), letter, options):
+            return None, "letter_text_conflict"  # "C Pneumothorax" when pneumothorax is B ("A ..." is the article)
     found = {(m.group(1) or m.group(2)).upper() for m in _OPTION_PHRASE.finditer(s)} & letters
     if found:
         return (found.pop(), "option_phrase") if len(found) == 1 else (None, "ambiguous")
@@ -382,6 +473,16 @@ def _choice_in(
     if last is not None and last in letters:  # "... the most likely diagnosis is B."
         return last, "letter_mention"
     return None, "unparsed"
+
+
+def _names_other_option(rest: str, letter: str, options: dict[str, str]) -> bool:
+    """The text after a letter opens with another option's text and not with the letter's own."""
+    norm = _normalize(rest) + " "
+    own = _normalize_known(options.get(letter, ""))
+    if own and norm.startswith(own + " "):
+        return False
+    return any(t and norm.startswith(t + " ") for k, v in options.items() if k != letter
+               for t in (_normalize_known(v),))
 
 
 def _final_capital(s: str) -> str | None:

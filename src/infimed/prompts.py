@@ -18,6 +18,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "choice": "{question}\n{options}\nAnswer with the option's letter from the given choices directly.",
         "yes_no": "{question}\nAnswer with yes or no directly.",
         "open": "{question}\nAnswer the question using a single word or phrase.",
+        "report": "{question}",
     },
     "reasoning": {
         "choice": (
@@ -30,6 +31,10 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "open": (
             "{question}\nThink step by step inside <think></think> tags, then give a short answer inside "
+            "<answer></answer> tags."
+        ),
+        "report": (
+            "{question}\nThink step by step inside <think></think> tags, then write the report inside "
             "<answer></answer> tags."
         ),
     },

@@ -20,9 +20,9 @@ Modality = Literal[
 ]
 Task = Literal[
     "modality_recognition", "anatomy_identification", "abnormality_detection", "disease_diagnosis",
-    "lesion_localization", "lesion_grading", "counting", "attribute", "other",
+    "lesion_localization", "lesion_grading", "counting", "attribute", "report_generation", "other",
 ]
-AnswerType = Literal["choice", "yes_no", "open"]
+AnswerType = Literal["choice", "yes_no", "open", "report"]
 
 MODALITIES: tuple[str, ...] = get_args(Modality)
 TASKS: tuple[str, ...] = get_args(Task)
@@ -35,7 +35,8 @@ FIELDS = (
 
 
 class Sample(BaseModel):
-    """One VQA / text QA item. ``answer`` is an option letter (choice), ``yes``/``no`` or free text."""
+    """One VQA / text QA item. ``answer`` is an option letter (choice), ``yes``/``no``, a short free-text
+    answer (open), or a reference report or caption (report: scored by text metrics, not exact match)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
@@ -71,6 +72,11 @@ class Sample(BaseModel):
         elif self.answer_type == "yes_no":
             if self.answer not in ("yes", "no"):
                 raise ValueError(f"answer: a 'yes_no' answer must be 'yes' or 'no', got {self.answer!r}")
+            if self.options is not None:
+                raise ValueError("options: only 'choice' samples carry options")
+        elif self.answer_type == "report":
+            if len(self.answer.split()) < 2:
+                raise ValueError("answer: a 'report' answer must be the reference report text (two words or more)")
             if self.options is not None:
                 raise ValueError("options: only 'choice' samples carry options")
         else:

@@ -87,5 +87,5 @@ def test_rewards_read_conversational_completions() -> None:
 
 
 def test_unknown_reward_names_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="accuracy, format, length"):
+    with pytest.raises(KeyError, match="accuracy, format, judge, length"):
         build_rewards(["accuracy", "bleu"])

@@ -30,8 +30,10 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, split: str | None,
-              limit: int | None, image_cache: Path | None = None) -> tuple[list[Sample], str]:
-    """Samples from a JSONL file or a named benchmark, and a description of where they came from."""
+              limit: int | None, image_cache: Path | None = None, *,
+              strict: bool = True) -> tuple[list[Sample], str]:
+    """Samples from a JSONL file or a named benchmark, and a description of where they came from.
+    ``strict=False`` turns a benchmark's count check into a warning (a --limit run of a partial copy)."""
     from infimed.schema import SampleValidationError
 
     if (data is None) == (benchmark is None):
@@ -57,12 +59,24 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
             raise typer.BadParameter("--benchmark needs --data-root (the benchmark's folder or file)")
         assert benchmark is not None
         cache = image_cache or default_image_cache(benchmark, data_root)
-        samples = load_benchmark(benchmark, data_root, split=split, limit=limit, image_cache=cache)
+        samples = load_benchmark(benchmark, data_root, split=split, limit=limit, image_cache=cache, strict=strict)
         used_split = split or (samples[0].split if samples else "")
         return samples, f"benchmark:{benchmark}:{data_root}:{used_split}"
     except (SampleValidationError, OSError, KeyError, ValueError) as exc:  # OSError: a folder given as --data
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         raise typer.BadParameter(str(message)) from exc
+
+
+def apply_limit(samples: list[Sample], limit: int | None, seed: int) -> tuple[list[Sample], dict[str, Any] | None]:
+    """The seeded stratified ``--limit`` sample and its manifest record (None without a limit)."""
+    from infimed.eval.subset import stratified_limit, subset_record
+
+    if limit is None:
+        return samples, None
+    if limit < 1:
+        raise typer.BadParameter(f"must be >= 1, got {limit}", param_hint="--limit")
+    chosen = stratified_limit(samples, limit, seed=seed)
+    return chosen, subset_record(chosen, len(samples), limit, seed)
 
 
 def default_image_cache(benchmark: str, data_root: Path) -> Path | None:
@@ -86,6 +100,46 @@ def backend_options(backend: str, *, batch_size: int | None, concurrency: int, b
     return {}
 
 
+JUDGE = typer.Option(None, "--judge", help="LLM judge: model name served at --judge-base-url (openai) or a local model folder (hf, vllm).")
+JUDGE_BACKEND = typer.Option("openai", "--judge-backend", help="Judge backend: openai, hf or vllm.")
+JUDGE_BASE_URL = typer.Option(None, "--judge-base-url", help="openai judge: server URL, e.g. http://localhost:8000/v1.")
+JUDGE_ON = typer.Option("open", "--judge-on", help="Samples the judge grades: open (open answers), all, or unparsed.")
+JUDGE_TEMPLATE = typer.Option("infimed", "--judge-template", help="Judge prompt: infimed (default), medevalkit (MedEvalKit's question and 0/1 format) or report.")
+JUDGE_CACHE = typer.Option(None, "--judge-cache", help="Verdict cache JSONL (default: OUT/judge_cache.jsonl); share it across runs to reuse verdicts.")
+JUDGE_CONCURRENCY = typer.Option(32, "--judge-concurrency", help="openai judge: requests in flight at once.")
+JUDGE_TIMEOUT = typer.Option(120.0, "--judge-timeout", help="openai judge: seconds per request before it is retried.")
+JUDGE_ATTEMPTS = typer.Option(3, "--judge-attempts", help="Rounds per verdict before it is judge_error (with backoff).")
+JUDGE_IMAGE = typer.Option(False, "--judge-image", help="Show the judge the image too (off by default).")
+JUDGE_MAX_TOKENS = typer.Option(512, "--judge-max-tokens", help="Most tokens of a judge reply.")
+
+
+def make_judge(model: str | None, out: Path, *, backend: str, base_url: str | None, policy: str, template: str,
+               cache: Path | None, concurrency: int, timeout: float, attempts: int, image: bool,
+               api_key_env: str = "OPENAI_API_KEY", max_tokens: int = 512) -> Any:
+    """The judge the ``--judge*`` flags describe, or None without ``--judge``; bad flags are BadParameter."""
+    from infimed.checkers import JUDGE_POLICIES
+
+    if model is None:
+        return None
+    if policy not in JUDGE_POLICIES:
+        raise typer.BadParameter(f"expected one of {', '.join(JUDGE_POLICIES)}, got {policy!r}", param_hint="--judge-on")
+    if concurrency < 1 or attempts < 1 or timeout <= 0 or max_tokens < 1:
+        raise typer.BadParameter("--judge-concurrency, --judge-attempts and --judge-max-tokens must be >= 1, "
+                                 "--judge-timeout > 0")
+    from infimed.judge import build_judge
+
+    try:
+        return build_judge(model, backend=backend, base_url=base_url, template=template,
+                           cache_path=cache or out / "judge_cache.jsonl", concurrency=concurrency,
+                           api_key_env=api_key_env, timeout=timeout, max_attempts=attempts, with_image=image,
+                           max_new_tokens=max_tokens)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        raise typer.BadParameter(str(exc.args[0] if isinstance(exc, KeyError) else exc), param_hint="--judge") from exc
+    except Exception as exc:  # a judge model that does not load: say why, exit 1
+        typer.echo(f"error: cannot start the {backend} judge {model!r}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def run(
     model: str = typer.Option(..., "--model", help="Model folder, hub id (vllm/openai) or mock policy (gold, always:A, file:PATH)."),
@@ -96,7 +150,8 @@ def run(
     data_root: Path | None = typer.Option(None, "--data-root", help="Folder (or file, e.g. a MedMNIST .npz) of the benchmark."),
     split: str | None = typer.Option(None, "--split", help="Benchmark split (default: the benchmark's test split)."),
     image_cache: Path | None = typer.Option(None, "--image-cache", help="Where a benchmark's embedded images are written (default: beside the data, or ~/.cache/infimed when read-only)."),
-    limit: int | None = typer.Option(None, "--limit", help="Evaluate only the first N samples."),
+    limit: int | None = typer.Option(None, "--limit", help="Evaluate a seeded sample of N, stratified over answer, modality and task (the same for every model)."),
+    limit_seed: int = typer.Option(0, "--limit-seed", help="Seed of the --limit sample."),
     mode: str = typer.Option("direct", "--mode", help="Prompt mode: direct (bare answer) or reasoning (<think>/<answer>)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size of hf / chunk size of vllm (default: backend's own)."),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most tokens generated per answer."),
@@ -113,6 +168,10 @@ def run(
     option: list[str] = typer.Option([], "--option", "-o", help="Extra backend option KEY=VALUE (repeatable), e.g. -o delay=0.1 for mock."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Discard predictions cached in --out under other settings."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% confidence intervals."),
+    judge: str | None = JUDGE, judge_backend: str = JUDGE_BACKEND, judge_base_url: str | None = JUDGE_BASE_URL,
+    judge_on: str = JUDGE_ON, judge_template: str = JUDGE_TEMPLATE, judge_cache: Path | None = JUDGE_CACHE,
+    judge_concurrency: int = JUDGE_CONCURRENCY, judge_timeout: float = JUDGE_TIMEOUT,
+    judge_attempts: int = JUDGE_ATTEMPTS, judge_image: bool = JUDGE_IMAGE, judge_max_tokens: int = JUDGE_MAX_TOKENS,
 ) -> None:
     """Generate -> extract -> score -> aggregate. Kill it at any time; rerunning the same command resumes."""
     from infimed.backends import BACKENDS, SamplingParams
@@ -125,9 +184,10 @@ def run(
                                  param_hint="--backend")
     if max_new_tokens < 1 or concurrency < 1 or tp < 1 or dp < 1 or (batch_size is not None and batch_size < 1):
         raise typer.BadParameter("--max-new-tokens, --concurrency, --tp, --dp and --batch-size must be >= 1")
-    samples, source = load_data(data, benchmark, data_root, split, limit, image_cache)
+    samples, source = load_data(data, benchmark, data_root, split, None, image_cache, strict=limit is None)
     if not samples:
         raise typer.BadParameter(f"no samples found in {source}")
+    samples, subset = apply_limit(samples, limit, limit_seed)
     options = backend_options(backend, batch_size=batch_size, concurrency=concurrency, base_url=base_url,
                               api_key_env=api_key_env, tp=tp, dp=dp, device=device, dtype=dtype)
     options.update(parse_options(option))
@@ -139,9 +199,14 @@ def run(
         typer.echo(f"error: cannot start backend {backend!r} with model {model!r}: {exc}", err=True)
         raise typer.Exit(1) from exc
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+    grader = make_judge(judge, out, backend=judge_backend, base_url=judge_base_url, policy=judge_on,
+                        template=judge_template, cache=judge_cache, concurrency=judge_concurrency,
+                        timeout=judge_timeout, attempts=judge_attempts, image=judge_image, api_key_env=api_key_env,
+                        max_tokens=judge_max_tokens)
     try:
         results = run_eval(samples, engine, params, out, mode=mode, overwrite=overwrite,  # type: ignore[arg-type]
-                           data_source=source, n_boot=n_boot)
+                           data_source=source, n_boot=n_boot, judge=grader, judge_on=judge_on,
+                           manifest_extra={"subset": subset} if subset else None)
     except (RunMismatchError, ValueError, OSError) as exc:  # other settings in --out, an unwritable folder
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -160,9 +225,16 @@ def score(
     mode: str = typer.Option("direct", "--mode", help="Prompt mode the responses were made with (recorded only)."),
     model: str | None = typer.Option(None, "--model", help="Name of the model that answered (recorded only)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap confidence intervals."),
+    limit: int | None = typer.Option(None, "--limit", help="Score the same seeded stratified sample of N as `eval run --limit`."),
+    limit_seed: int = typer.Option(0, "--limit-seed", help="Seed of the --limit sample."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% confidence intervals."),
+    judge: str | None = JUDGE, judge_backend: str = JUDGE_BACKEND, judge_base_url: str | None = JUDGE_BASE_URL,
+    judge_on: str = JUDGE_ON, judge_template: str = JUDGE_TEMPLATE, judge_cache: Path | None = JUDGE_CACHE,
+    judge_concurrency: int = JUDGE_CONCURRENCY, judge_timeout: float = JUDGE_TIMEOUT,
+    judge_attempts: int = JUDGE_ATTEMPTS, judge_image: bool = JUDGE_IMAGE, judge_max_tokens: int = JUDGE_MAX_TOKENS,
 ) -> None:
-    """Score responses produced elsewhere with exactly the same extraction and scoring as `eval run`."""
+    """Score responses produced elsewhere with exactly the same extraction and scoring as `eval run`;
+    ``--judge`` adds an LLM judge's scores (responses are never regenerated)."""
     from infimed.eval.manifest import build_manifest
     from infimed.eval.scoring import score_run
     from infimed.io.jsonl import file_checksum
@@ -172,18 +244,29 @@ def score(
     if not predictions.is_file():
         what = "is a folder, not a JSONL file" if predictions.is_dir() else "does not exist"
         raise typer.BadParameter(f"{predictions} {what}", param_hint="--predictions")
-    samples, source = load_data(data, benchmark, data_root, split, None, image_cache)
+    samples, source = load_data(data, benchmark, data_root, split, None, image_cache, strict=limit is None)
+    known = {s.id for s in samples}  # before --limit: responses to samples left out are not strays
+    samples, subset = apply_limit(samples, limit, limit_seed)
     preds = read_predictions(predictions)
-    known = {s.id for s in samples}
+    if subset:
+        chosen = {s.id for s in samples}
+        preds = {i: p for i, p in preds.items() if i in chosen or i not in known}
     unknown = [i for i in preds if i not in known]
     manifest = build_manifest(
         samples=samples, mode=mode, params=None, data_source=source,
         backend={"backend": "external", "model": model, "predictions": str(predictions),
                  "predictions_sha256": file_checksum(predictions)},
-        extra={"unmatched_prediction_ids": unknown[:20], "n_unmatched_predictions": len(unknown)},
+        extra={"unmatched_prediction_ids": unknown[:20], "n_unmatched_predictions": len(unknown),
+               "bootstrap": {"seed": seed, "n_boot": n_boot},
+               **({"subset": subset} if subset else {})},
     )
+    grader = make_judge(judge, out, backend=judge_backend, base_url=judge_base_url, policy=judge_on,
+                        template=judge_template, cache=judge_cache, concurrency=judge_concurrency,
+                        timeout=judge_timeout, attempts=judge_attempts, image=judge_image,
+                        max_tokens=judge_max_tokens)
     try:
-        results = score_run(samples, preds, out, manifest=manifest, n_boot=n_boot, seed=seed)
+        results = score_run(samples, preds, out, manifest=manifest, n_boot=n_boot, seed=seed, judge=grader,
+                            judge_on=judge_on)
     except (ValueError, OSError) as exc:  # duplicate sample ids, an unwritable --out
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -240,6 +323,40 @@ def compare(
     typer.echo(table)
 
 
+@app.command()
+def clinical(
+    run_dir: Path = typer.Argument(..., help="A finished run folder with report answers (samples.jsonl, results.json)."),
+    chexbert: Path = typer.Option(..., "--chexbert", help="Local CheXbert checkpoint (chexbert.pth); nothing is downloaded."),
+    chexbert_bert: Path | None = typer.Option(None, "--chexbert-bert", help="Local bert-base-uncased folder (default: beside the checkpoint)."),
+    device: str = typer.Option("cpu", "--device", help="Device for the labeler (cpu, cuda)."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the interval."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+) -> None:
+    """CheXbert label F1 of a run's generated reports against their references, added to results.json."""
+    from infimed.eval.clinical import ClinicalMetricError, chexbert_f1
+    from infimed.io.jsonl import iter_json_lines, write_json
+
+    samples_file, results_file = run_dir / "samples.jsonl", run_dir / "results.json"
+    if not samples_file.exists() or not results_file.exists():
+        raise typer.BadParameter(f"{run_dir} has no samples.jsonl/results.json (not a finished eval run)")
+    rows = [r for _n, r, err in iter_json_lines(samples_file) if err is None and isinstance(r, dict)
+            and r.get("answer_type") == "report" and r.get("error") is None]
+    if not rows:
+        raise typer.BadParameter(f"{samples_file} has no scored report answers")
+    try:
+        scores = chexbert_f1([str(r.get("extracted") or "") for r in rows], [str(r["answer"]) for r in rows],
+                             chexbert, chexbert_bert, device=device, n_boot=n_boot, seed=seed)
+    except ClinicalMetricError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    results = json.loads(results_file.read_text(encoding="utf-8"))
+    results.setdefault("report_metrics", {})["chexbert"] = scores
+    write_json(results_file, results)
+    lo, hi = scores.get("micro_f1_ci95") or (float("nan"), float("nan"))
+    typer.echo(f"CheXbert F1 on {scores['n']} reports: micro {scores['micro_f1']:.3f} [95% CI {lo:.3f}-{hi:.3f}], "
+               f"macro {_num(scores['macro_f1'])}, micro-5 {scores['micro_f1_5']:.3f}; written to {results_file}")
+
+
 def _print_summary(results: dict[str, Any], out: Path) -> None:
     overall = results["overall"]
     lo, hi = overall.get("ci95") or (None, None)
@@ -252,6 +369,15 @@ def _print_summary(results: dict[str, Any], out: Path) -> None:
         f"accuracy {acc_text}{ci} on {overall['n']} samples; unparsed {unparsed_text}; "
         f"errors {n_errors} (left out of accuracy)"
     )
+    reports = (results.get("report_metrics") or {}).get("overall") or {}
+    if reports.get("n"):
+        typer.echo(f"reports: {reports['n']}; BLEU-4 {_num(reports.get('bleu4'))}, ROUGE-L {_num(reports.get('rouge_l'))}")
+    if overall.get("judge_n") is not None:
+        typer.echo(
+            f"judge accuracy {_num(overall.get('judge_accuracy'))} on {overall['judge_n']} samples; judged "
+            f"{overall['n_judged']}, judge errors {overall['n_judge_errors']}; agreement with the rules "
+            f"{_num(overall.get('judge_agreement'))}, kappa {_num(overall.get('judge_kappa'))}"
+        )
     typer.echo(f"results in {out}/ (report.md, results.json, samples.jsonl, manifest.json)")
     if overall["n"] == 0 and n_errors:  # nothing was scored: a failed run, whatever was written
         first = _first_error(out / "samples.jsonl")
@@ -265,3 +391,7 @@ def _first_error(path: Path) -> str | None:
 
     rows = iter_json_lines(path) if path.exists() else iter(())
     return next((str(row["error"]) for _, row, _ in rows if isinstance(row, dict) and row.get("error")), None)
+
+
+def _num(x: Any) -> str:
+    return f"{x:.3f}" if isinstance(x, int | float) else "n/a"

@@ -33,6 +33,12 @@ def synth_cmd(
         help="With --reflect: use a template trace when no teacher rationale verifies.",
     ),
     limit: int = typer.Option(0, "--limit", min=0, help="Only the first N samples (0 = all)."),
+    judge: str | None = typer.Option(None, "--judge", help="Verify open answers with an LLM judge: model served at "
+                                     "--judge-base-url (openai) or a local model folder (hf, vllm)."),
+    judge_backend: str = typer.Option("openai", "--judge-backend", help="Judge backend: openai, hf or vllm."),
+    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="openai judge: server URL."),
+    judge_on: str = typer.Option("open", "--judge-on", help="Answers the judge verifies: open, all or unparsed."),
+    judge_template: str = typer.Option("infimed", "--judge-template", help="Judge prompt: infimed or medevalkit."),
 ) -> None:
     """Ask a teacher for K rationales per sample and keep one whose final answer verifies."""
     from rich.console import Console
@@ -40,6 +46,20 @@ def synth_cmd(
 
     from infimed.reason.synth import synth
 
+    grader = None
+    if judge is not None:
+        from infimed.checkers import JUDGE_POLICIES
+        from infimed.judge import build_judge
+
+        if judge_on not in JUDGE_POLICIES:
+            raise typer.BadParameter(f"expected one of {', '.join(JUDGE_POLICIES)}", param_hint="--judge-on")
+        try:
+            grader = build_judge(judge, backend=judge_backend, base_url=judge_base_url, template=judge_template,
+                                 cache_path=out.with_name(out.name + ".judge.jsonl"), concurrency=concurrency,
+                                 api_key_env=api_key_env)
+        except (KeyError, ValueError, FileNotFoundError) as exc:
+            raise typer.BadParameter(str(exc.args[0] if isinstance(exc, KeyError) else exc),
+                                     param_hint="--judge") from exc
     options = {}
     if teacher.startswith(("http://", "https://")):
         options = {"concurrency": concurrency, "api_key_env": api_key_env}
@@ -48,6 +68,7 @@ def synth_cmd(
             data, out, teacher, teacher_model=teacher_model or None, samples=samples, reflect=reflect, seed=seed,
             temperature=temperature, max_new_tokens=max_new_tokens, max_chars=max_chars, early_stop=early_stop,
             template_fallback=template_fallback, limit=limit or None, backend_options=options,
+            judge=grader, judge_on=judge_on,
         )
     except (ValueError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc)) from exc

@@ -151,12 +151,18 @@ def sft(
 def grpo(
     model: str = MODEL, data: Path = DATA, more: list[Path] | None = MORE, out: Path = OUT,
     reward: str = typer.Option("format,accuracy", "--reward", help="Comma-separated rewards: format, accuracy, "
-                               "length."),
+                               "judge (accuracy with an LLM judge on open answers, needs --judge), length."),
     reward_weights: str | None = typer.Option(None, "--reward-weights", help="One weight per reward, e.g. 0.5,1."),
     partial: float = typer.Option(0.0, "--partial", min=0.0, max=1.0, help="Accuracy reward for a non-exact "
                                   "open answer: this weight times its token F1."),
     overlong_buffer: int | None = typer.Option(None, "--overlong-buffer", min=1, help="Length reward: the "
                                                "penalty ramps to -1 over the last N tokens (default: 1/4)."),
+    judge: str | None = typer.Option(None, "--judge", help="Judge reward: model served at --judge-base-url "
+                                     "(openai) or a local model folder (hf, vllm)."),
+    judge_backend: str = typer.Option("openai", "--judge-backend", help="Judge reward: openai, hf or vllm."),
+    judge_base_url: str | None = typer.Option(None, "--judge-base-url", help="Judge reward: server URL."),
+    judge_on: str = typer.Option("open", "--judge-on", help="Judge reward: open, all or unparsed."),
+    judge_template: str = typer.Option("infimed", "--judge-template", help="Judge reward: infimed, medevalkit."),
     mode: str = typer.Option("reasoning", "--mode", help="reasoning (think/answer prompts) or direct."),
     method: str = METHOD, lora_r: int = LORA_R, lora_alpha: int = LORA_ALPHA, lora_dropout: float = LORA_DROPOUT,
     lora_targets: str | None = LORA_TARGETS, freeze_vision: bool = FREEZE_VISION,
@@ -188,7 +194,8 @@ def grpo(
     result = _run(
         train_grpo, model=model, data=_files(data, more), out_dir=out, reward=names,
         reward_weights=_floats(reward_weights, "--reward-weights"), partial=partial,
-        overlong_buffer=overlong_buffer, mode=mode, method=method, lora_r=lora_r, lora_alpha=lora_alpha,
+        overlong_buffer=overlong_buffer, judge_model=judge, judge_backend=judge_backend,
+        judge_base_url=judge_base_url, judge_on=judge_on, judge_template=judge_template, mode=mode, method=method, lora_r=lora_r, lora_alpha=lora_alpha,
         lora_dropout=lora_dropout, lora_targets=lora_targets, freeze_vision=freeze_vision,
         freeze_projector=freeze_projector, min_pixels=min_pixels, max_pixels=max_pixels,
         num_generations=num_generations, beta=beta, epsilon=epsilon, epsilon_high=epsilon_high,

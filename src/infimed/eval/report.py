@@ -58,6 +58,52 @@ def _matrix(cells: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
+def _judge_table(results: dict[str, Any]) -> list[str]:
+    """Rule and judge scores side by side, overall and per answer type and modality."""
+    judge = results["judge"]
+    out = [
+        "## LLM judge", "",
+        f"Judge `{judge['model']}`, template `{judge['template']}` ({judge['template_version']}), policy "
+        f"`{judge['policy']}`: {judge['n_calls']} calls, {judge['n_cached']} verdicts from the cache, "
+        f"{judge['n_judge_errors']} judge errors (left out of the judge score)."
+        + (" The judge was unreachable." if judge.get("judge_down") else ""), "",
+        "| slice | rule accuracy % | judge accuracy % [95% CI] | judged % | judge errors | agreement % | kappa |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    groups = {"all": results["overall"]}
+    for breakdown in ("answer_type", "modality"):
+        groups.update({f"{breakdown}={k}": g for k, g in results.get("by", {}).get(breakdown, {}).items()})
+    for name, g in groups.items():
+        ci = g.get("judge_ci95")
+        judge_acc = "-" if g.get("judge_accuracy") is None else pct(g["judge_accuracy"]) + (
+            f" [{pct(ci[0])}, {pct(ci[1])}]" if ci else "")
+        kappa = "-" if g.get("judge_kappa") is None else f"{g['judge_kappa']:.2f}"
+        out.append(f"| {name} | {acc_ci(g)} | {judge_acc} | {pct(g.get('judged_share'))} | "
+                   f"{g.get('n_judge_errors', 0)} | {pct(g.get('judge_agreement'))} | {kappa} |")
+    return [*out, ""]
+
+
+def _report_metrics_table(metrics: dict[str, Any]) -> list[str]:
+    """BLEU-1..4, ROUGE-L and METEOR with their intervals, overall and per modality."""
+    names = [("bleu1", "BLEU-1"), ("bleu2", "BLEU-2"), ("bleu3", "BLEU-3"), ("bleu4", "BLEU-4"),
+             ("rouge_l", "ROUGE-L"), ("meteor", "METEOR")]
+
+    def cell(g: dict[str, Any], key: str) -> str:
+        if g.get(key) is None:
+            return "-"
+        ci = g.get(f"{key}_ci95")
+        return pct(g[key]) + (f" [{pct(ci[0])}, {pct(ci[1])}]" if ci else "")
+
+    out = ["## Reports", "", "Free-text metrics (x100) with 95% bootstrap intervals over reports.", "",
+           "| slice | n | " + " | ".join(title for _, title in names) + " |", "|---|---:|" + "---|" * len(names)]
+    groups = {"all": metrics.get("overall", {})}
+    groups.update({f"modality={k}": g for k, g in metrics.get("by", {}).get("modality", {}).items()})
+    for name, g in groups.items():
+        out.append(f"| {name} | {g.get('n', 0)} | " + " | ".join(cell(g, key) for key, _ in names) + " |")
+    note = metrics.get("overall", {}).get("meteor_note")
+    return [*out, *(["", f"METEOR: {note}."] if note else []), ""]
+
+
 def render_report(results: dict[str, Any], manifest: dict[str, Any] | None = None) -> str:
     overall = results["overall"]
     lines = ["# Evaluation report", ""]
@@ -75,6 +121,10 @@ def render_report(results: dict[str, Any], manifest: dict[str, Any] | None = Non
     if results.get("n_extra_predictions"):
         lines += [f"{results['n_extra_predictions']} predictions had no matching sample and were ignored.", ""]
     lines += ["## Overall", "", *_table({"all": overall}, "slice"), ""]
+    if "judge" in results:
+        lines += _judge_table(results)
+    if "report_metrics" in results:
+        lines += _report_metrics_table(results["report_metrics"])
     by = results.get("by", {})
     for breakdown, title in BREAKDOWN_TITLES.items():
         groups = by.get(breakdown)

@@ -15,13 +15,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infimed.backends.base import Backend, GenRequest, GenResult, SamplingParams
 from infimed.eval.manifest import build_manifest, fingerprint, request_hash
 from infimed.io.jsonl import JsonlAppender, iter_json_lines, write_json
 from infimed.prompts import Mode, messages
 from infimed.schema import Sample
+
+if TYPE_CHECKING:
+    from infimed.judge import Judge
 
 PREDICTIONS = "predictions.jsonl"
 RUN_FILE = "run.json"
@@ -83,6 +86,20 @@ def read_cache(path: Path, hashes: dict[str, str], *, retry_errors: bool) -> dic
     return done
 
 
+def generation_time(path: Path) -> dict[str, Any]:
+    """Generation time summed over every chunk of a resumed run: per session (one invocation, named by
+    its start time), from its start to its last response written; a killed chunk counts up to its last row."""
+    last: dict[float, float] = {}
+    if path.exists():
+        for _lineno, row, err in iter_json_lines(path, tolerate_torn_tail=True):
+            if err is None and isinstance(row, dict) and isinstance(row.get("session"), int | float):
+                t = row.get("t")
+                if isinstance(t, int | float):
+                    last[row["session"]] = max(last.get(row["session"], t), t)
+    total = sum(max(0.0, t - s) for s, t in last.items())
+    return {"seconds_total": round(total, 3), "n_sessions": len(last)}
+
+
 @contextmanager
 def progress_callback(total: int, description: str) -> Iterator[Callable[[GenResult], None]]:
     """A callback that advances a rich progress bar (count, samples/s, ETA) when progress is enabled."""
@@ -135,8 +152,12 @@ def run_eval(
     data_source: str | None = None,
     manifest_extra: dict[str, Any] | None = None,
     n_boot: int = 1000,
+    judge: Judge | None = None,
+    judge_on: str = "open",
 ) -> dict[str, Any]:
     """Evaluate ``backend`` on ``samples`` into ``out_dir``; resumable. Returns ``score_run``'s results.
+
+    ``judge`` also grades the samples ``judge_on`` selects with an LLM judge (``infimed.judge``).
 
     ``batch_size`` overrides the batch size of batching backends (hf, vllm); None keeps theirs.
     Writes predictions.jsonl (generate), samples.jsonl (extract), results.json + report.md (aggregate),
@@ -162,13 +183,14 @@ def run_eval(
     n_cached = sum(1 for i in ids if i in done)
     todo = [build_request(s, mode) for s in samples if s.id not in done]
 
-    start = time.perf_counter()
+    start, session = time.perf_counter(), round(time.time(), 3)
     with JsonlAppender(cache_path) as cache, progress_callback(len(todo), f"generate ({backend.name})") as tick:
 
         def on_result(result: GenResult) -> None:
             row = {
                 "id": result.id, "response": result.response, "error": result.error,
                 "seconds": round(result.seconds, 4), "tokens": result.tokens, "request_hash": hashes[result.id],
+                "session": session, "t": round(time.time(), 3),
             }
             cache.write(row)
             done[result.id] = row
@@ -185,9 +207,12 @@ def run_eval(
         "n_samples": len(ids), "n_cached": n_cached, "n_generated": n_generated,
         "n_errors": sum(1 for p in predictions.values() if p["error"]),
         "seconds": round(seconds, 3), "samples_per_s": round(n_generated / seconds, 3) if seconds > 0 else None,
+        **generation_time(cache_path),
     }
     manifest = build_manifest(
         samples=samples, mode=mode, params=params, backend=info, data_source=data_source, fingerprint=fp,
-        extra={"generation": generation, **(manifest_extra or {})},
+        extra={"generation": generation, "bootstrap": {"seed": params.seed, "n_boot": n_boot},
+               **(manifest_extra or {})},
     )
-    return score_run(samples, predictions, out_dir, manifest=manifest, n_boot=n_boot, seed=params.seed)
+    return score_run(samples, predictions, out_dir, manifest=manifest, n_boot=n_boot, seed=params.seed,
+                     judge=judge, judge_on=judge_on)

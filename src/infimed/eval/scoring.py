@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infimed.checkers import check_sample
 from infimed.eval.metrics import accuracy_ci, group_seed
@@ -28,6 +28,9 @@ from infimed.eval.report import render_report
 from infimed.io.jsonl import write_json, write_jsonl, write_text
 from infimed.progress import track
 from infimed.schema import Sample
+
+if TYPE_CHECKING:
+    from infimed.judge import Judge
 
 BREAKDOWNS = ("answer_type", "modality", "task", "language", "modality_x_task")
 UNKNOWN = "unknown"
@@ -47,6 +50,8 @@ class _Tally:
     def add(self, row: dict[str, Any]) -> None:
         if row["error"] is not None:
             self.n_errors += 1
+            return
+        if row["answer_type"] == "report":  # free text: scored by text metrics (results["report_metrics"])
             return
         self.n += 1
         self.n_correct += row["correct"]
@@ -90,7 +95,7 @@ def score_sample(sample: Sample, prediction: Mapping[str, Any] | None) -> dict[s
         return row
     got_check = check_sample(sample, response)
     row.update(response=response, extracted=got_check.extracted, correct=got_check.correct, rule=got_check.rule)
-    if sample.answer_type == "open":
+    if sample.answer_type in ("open", "report"):
         row.update(precision=got_check.precision, recall=got_check.recall, f1=got_check.f1)
     return row
 
@@ -108,7 +113,8 @@ def slice_values(row: Mapping[str, Any]) -> dict[str, str]:
 
 
 def aggregate(rows: Iterable[dict[str, Any]], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """``results.json`` content from samples.jsonl rows."""
+    """``results.json`` content from samples.jsonl rows (with judge scores when the rows were judged)."""
+    rows = list(rows)
     overall = _Tally()
     by: dict[str, dict[str, _Tally]] = {b: {} for b in BREAKDOWNS}
     n_rows = 0
@@ -120,7 +126,7 @@ def aggregate(rows: Iterable[dict[str, Any]], *, n_boot: int = 1000, seed: int =
             if tally is None:
                 tally = by[breakdown][value] = _Tally()
             tally.add(row)
-    return {
+    results = {
         "overall": overall.group(n_boot=n_boot, seed=seed, key="overall"),
         "by": {
             b: {v: t.group(n_boot=n_boot, seed=seed, key=f"{b}={v}") for v, t in sorted(groups.items())}
@@ -131,6 +137,15 @@ def aggregate(rows: Iterable[dict[str, Any]], *, n_boot: int = 1000, seed: int =
         "seed": seed,
         "ci_method": CI_METHOD,
     }
+    if any(row.get("answer_type") == "report" for row in rows):
+        from infimed.eval.text_metrics import report_metrics
+
+        results["report_metrics"] = report_metrics(rows, slice_values, n_boot=n_boot, seed=seed)
+    if any("judged" in row for row in rows):
+        from infimed.judge.agreement import add_judge_scores
+
+        add_judge_scores(results, rows, slice_values, n_boot=n_boot, seed=seed)
+    return results
 
 
 def score_run(
@@ -141,19 +156,36 @@ def score_run(
     manifest: dict[str, Any] | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    judge: Judge | None = None,
+    judge_on: str = "open",
 ) -> dict[str, Any]:
     """Score every sample against its prediction; write samples.jsonl, results.json, report.md (and
-    manifest.json when given) atomically into ``out_dir``; return the results."""
+    manifest.json when given) atomically into ``out_dir``; return the results.
+
+    With ``judge``, the samples ``judge_on`` selects are also graded by the LLM judge (verdicts cached on
+    disk); results gain the judge scores and their agreement with the rules, the manifest the judge."""
     out_dir = Path(out_dir)
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
+    judged_samples: dict[str, Sample] = {}
     total = len(samples) if isinstance(samples, list | tuple) else None
     for sample in track(samples, "scoring", total=total):
         if sample.id in seen:
             raise ValueError(f"samples: duplicate id {sample.id!r}; every sample must have its own id")
         seen.add(sample.id)
+        if judge is not None:
+            judged_samples[sample.id] = sample
         rows.append(score_sample(sample, predictions.get(sample.id)))
+    if judge is not None:
+        from infimed.judge.scoring import judge_rows
+
+        judge_rows(rows, judged_samples, judge, policy=judge_on)
     results = aggregate(rows, n_boot=n_boot, seed=seed)
+    if judge is not None:
+        results["judge"] = {"policy": judge_on, "model": judge.model, "template": judge.template.name,
+                            "template_version": judge.template.version, **judge.stats.to_dict()}
+        if manifest is not None:
+            manifest["judge"] = {**judge.describe(), "policy": judge_on, "stats": judge.stats.to_dict()}
     results["n_extra_predictions"] = sum(1 for pid in predictions if pid not in seen)
     write_jsonl(out_dir / "samples.jsonl", rows)
     write_json(out_dir / "results.json", results)

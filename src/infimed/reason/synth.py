@@ -20,7 +20,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infimed.backends import BACKENDS, Backend, GenRequest, GenResult, SamplingParams
 from infimed.io.jsonl import JsonlAppender, iter_json_lines, load_samples, write_json, write_jsonl
@@ -30,11 +30,15 @@ from infimed.reason.reflect import reflective_trace
 from infimed.reason.verify import REJECT_REASONS, Verdict, verify
 from infimed.schema import Sample
 
+if TYPE_CHECKING:
+    from infimed.judge import Judge
+
 SYSTEM = "You are an expert physician who reads medical images carefully and reasons before answering."
 ANSWER_FORMAT = {
     "choice": "the option's letter",
     "yes_no": "yes or no",
     "open": "a short phrase",
+    "report": "the report: findings and impression",
 }
 STEP_BY_STEP = (
     "Reason step by step inside <think></think>: describe what you see, weigh the alternatives, and only then "
@@ -144,8 +148,13 @@ def synth(
     template_fallback: bool = True,
     limit: int | None = None,
     backend_options: dict[str, Any] | None = None,
+    judge: Judge | None = None,
+    judge_on: str = "open",
 ) -> dict[str, Any]:
-    """Build reasoning data; writes ``out`` (samples with rationales), ``out.rejected.jsonl``, ``out.report.json``."""
+    """Build reasoning data; writes ``out`` (samples with rationales), ``out.rejected.jsonl``, ``out.report.json``.
+
+    With ``judge``, the final answers ``judge_on`` selects (open answers by default) are verified by the LLM
+    judge, exactly as ``eval --judge`` scores them; its verdicts are cached in ``out.judge.jsonl``."""
     if samples < 1:
         raise ValueError("samples must be at least 1")
     items = load_samples(data)[:limit] if limit else load_samples(data)
@@ -153,7 +162,7 @@ def synth(
     verdicts: dict[str, list[Verdict]] = {s.id: [] for s in items}
     if teacher != "none":
         _ask_teacher(items, out, teacher, teacher_model, samples, reflect, seed, temperature, max_new_tokens,
-                     max_chars, early_stop, backend_options or {}, verdicts, report)
+                     max_chars, early_stop, backend_options or {}, verdicts, report, judge, judge_on)
     elif not reflect:
         raise ValueError("--teacher none only makes sense with --reflect (template traces)")
 
@@ -198,6 +207,7 @@ def _ask_teacher(
     items: list[Sample], out: Path, teacher: str, teacher_model: str | None, k_total: int, reflect: bool,
     seed: int, temperature: float, max_new_tokens: int, max_chars: int, early_stop: bool,
     backend_options: dict[str, Any], verdicts: dict[str, list[Verdict]], report: SynthReport,
+    judge: Judge | None = None, judge_on: str = "open",
 ) -> None:
     fingerprint = _fingerprint(teacher=teacher, model=teacher_model, reflect=reflect, seed=seed,
                                temperature=temperature, max_new_tokens=max_new_tokens)
@@ -224,11 +234,32 @@ def _ask_teacher(
                 params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=0.95,
                                         seed=seed + k)
                 backend.generate(requests, params, keep)
+            judged = _judge_round(items, cache, k, judge, judge_on) if judge is not None else {}
             for s in items:
                 row = cache.get(f"{s.id}#{k}")
                 if row is None:
                     continue
-                v = verify(by_id[s.id], row.get("response"), error=row.get("error"), max_chars=max_chars)
+                v = verify(by_id[s.id], row.get("response"), error=row.get("error"), max_chars=max_chars,
+                           judged=judged.get(s.id))
                 verdicts[s.id].append(v)
                 report.requests += 1
                 report.responses["accepted" if v.accepted else str(v.reason)] += 1
+
+
+def _judge_round(items: list[Sample], cache: dict[str, dict[str, Any]], k: int, judge: Judge,
+                 policy: str) -> dict[str, bool | None]:
+    """The judge's verdicts on round ``k``'s final answers that ``policy`` selects (None: judge_error)."""
+    from infimed.checkers import check_sample, judge_applies, judge_candidate
+    from infimed.judge.scoring import judge_item
+
+    asked = []
+    for s in items:
+        row = cache.get(f"{s.id}#{k}")
+        response = row.get("response") if row is not None and not row.get("error") else None
+        candidate = judge_candidate(response) if isinstance(response, str) else None
+        if candidate is None:
+            continue
+        if judge_applies(policy, answer_type=s.answer_type, extracted=check_sample(s, response).extracted):
+            asked.append(judge_item(s.id, question=s.question, answer=s.answer, options=s.options,
+                                    candidate=candidate, images=tuple(str(p) for p in s.image_paths())))
+    return {i: v.correct for i, v in judge.grade(asked).items()} if asked else {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infimed.checkers import check_sample
+from infimed.checkers import check_sample, settle
 from infimed.schema import Sample
 
 REJECT_REASONS = ("error", "empty", "unparsable", "wrong_answer", "too_long", "repetitive", "answer_leaked")
@@ -57,13 +57,16 @@ def leaks_answer(rationale: str) -> bool:
     return bool(_MARKER.search(first))
 
 
-def verify(sample: Sample, response: str | None, *, error: str | None = None, max_chars: int = 6000) -> Verdict:
+def verify(sample: Sample, response: str | None, *, error: str | None = None, max_chars: int = 6000,
+           judged: bool | None = None) -> Verdict:
+    """Accept or reject one teacher response. ``judged`` is an LLM judge's verdict on its final answer (see
+    ``infimed.judge``), which then decides correctness in place of the rule reading."""
     if error is not None:
         return Verdict(False, "error", None)
     if not response or not response.strip():
         return Verdict(False, "empty", None)
-    result = check_sample(sample, response)
-    if result.extracted is None:
+    result = settle(check_sample(sample, response), judged)
+    if result.extracted is None and judged is None:
         return Verdict(False, "unparsable", None)
     if not result.correct:
         return Verdict(False, "wrong_answer", None)

@@ -185,11 +185,13 @@ def load_images(paths: Sequence[str]) -> list[Any]:
 def grpo_dataset(samples: Sequence[Sample], *, mode: Mode = "reasoning") -> Dataset:
     """Rows ``{"prompt": [user turn], "images": [...], answer columns}`` for GRPOTrainer and the rewards.
 
-    The reward functions receive ``answer``, ``answer_type``, ``options`` (JSON) and ``id`` as columns.
+    The reward functions receive ``answer``, ``answer_type``, ``options`` (JSON), ``question`` and ``id`` as
+    columns.
     """
     from datasets import Dataset
 
-    rows: dict[str, list[Any]] = {k: [] for k in ("prompt_json", "image_paths", "id", "answer", "answer_type", "options")}
+    rows: dict[str, list[Any]] = {k: [] for k in ("prompt_json", "image_paths", "id", "answer", "answer_type", "options",
+                                                       "question")}
     for s in samples:
         chat, paths = training_messages(s, mode)
         rows["prompt_json"].append(json.dumps(chat[:1]))
@@ -198,6 +200,7 @@ def grpo_dataset(samples: Sequence[Sample], *, mode: Mode = "reasoning") -> Data
         rows["answer"].append(s.answer)
         rows["answer_type"].append(s.answer_type)
         rows["options"].append(json.dumps(s.options) if s.options else "")
+        rows["question"].append(s.question)
     ds = Dataset.from_dict(rows)
     ds.set_transform(_materialise_grpo)
     return ds

@@ -26,6 +26,11 @@ def train_grpo(
     reward_weights: list[float] | None = None,
     partial: float = 0.0,
     overlong_buffer: int | None = None,
+    judge_model: str | None = None,
+    judge_backend: str = "openai",
+    judge_base_url: str | None = None,
+    judge_on: str = "open",
+    judge_template: str = "infimed",
     mode: str = "reasoning",
     method: str = "lora",
     lora_r: int = 16,
@@ -64,7 +69,7 @@ def train_grpo(
 ) -> dict[str, Any]:
     """Optimise ``model`` with GRPO on the sample files ``data``; writes into ``out_dir`` like ``train_sft``.
 
-    ``reward`` names rewards of ``infimed.train.rewards`` (``format``, ``accuracy``, ``length``) or passes
+    ``reward`` names rewards of ``infimed.train.rewards`` (``format``, ``accuracy``, ``judge``, ``length``) or passes
     reward functions directly (Python API). ``batch_size`` counts completions per device and step and must be
     a multiple of ``num_generations``; ``beta`` weighs the KL penalty, ``epsilon``(``_high``) clip the ratio.
     """
@@ -81,7 +86,10 @@ def train_grpo(
         components.require("vllm", "GRPO generation with vLLM (--use-vllm)", gpu=True)
     reward_funcs: list[Any] = [
         r if callable(r) else build_rewards([r], partial=partial, max_length=max_completion_length,
-                                            buffer=overlong_buffer)[0]
+                                            buffer=overlong_buffer, judge_model=judge_model,
+                                            judge_backend=judge_backend, judge_base_url=judge_base_url,
+                                            judge_on=judge_on, judge_template=judge_template,
+                                            judge_cache=str(Path(out_dir) / "judge_cache.jsonl"))[0]
         for r in reward
     ]
     if reward_weights is not None and len(reward_weights) != len(reward_funcs):

@@ -8,6 +8,9 @@ messages whose last one is the assistant's; the dataset columns ``answer``, ``an
 - ``format``: 1 when the completion is exactly ``<think>..</think><answer>..</answer>``, else 0.
 - ``accuracy``: 1 for the exact right letter / yes-no / normalised open answer, else 0; an open answer
   that is not exact earns ``partial * token-F1`` (``partial=0`` by default: no partial credit).
+- ``judge``: like ``accuracy``, but the samples the judge policy selects (open answers by default) are
+  graded by an LLM judge (``infimed.judge``, verdicts cached on disk) exactly as ``eval --judge`` grades
+  them; a verdict that cannot be had falls back to the rule reading. Needs the ``question`` column.
 - ``length``: DAPO's soft overlong penalty: 0 up to ``max_length - buffer`` tokens, then falling linearly
   to -1 at ``max_length`` (a truncated completion gets -1).
 """
@@ -18,7 +21,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from infimed.checkers import check, parse_think_answer
+from infimed.checkers import check, judge_applies, judge_candidate, parse_think_answer, settle
 from infimed.registry import Registry
 
 RewardFn = Callable[..., list[float]]
@@ -79,6 +82,49 @@ def make_accuracy_reward(*, partial: float = 0.0, **_: Any) -> RewardFn:
     return accuracy_reward
 
 
+@REWARDS.register("judge")
+def make_judge_reward(
+    *, judge: Any = None, judge_model: str | None = None, judge_backend: str = "openai",
+    judge_base_url: str | None = None, judge_on: str = "open", judge_template: str = "infimed",
+    judge_cache: str | None = None, **_: Any,
+) -> RewardFn:
+    """``judge`` is a built ``infimed.judge.Judge``; else one is built from the ``judge_*`` options."""
+    if judge is None:
+        if judge_model is None:
+            raise ValueError("the judge reward needs a judge model (--judge MODEL, with --judge-base-url for openai)")
+        from infimed.judge import build_judge
+
+        judge = build_judge(judge_model, backend=judge_backend, base_url=judge_base_url, template=judge_template,
+                            cache_path=judge_cache)
+    judge_applies(judge_on, answer_type="open", extracted=None)  # an unknown policy fails here, not mid-training
+
+    def judge_reward(
+        completions: Sequence[Any],
+        *,
+        answer: Sequence[str],
+        answer_type: Sequence[str],
+        question: Sequence[str],
+        options: Sequence[Any] | None = None,
+        **_kw: Any,
+    ) -> list[float]:
+        from infimed.judge.scoring import judge_item
+
+        opts = options if options is not None else [None] * len(completions)
+        checks, items = [], []
+        for i, (c, gold, kind, q, opt) in enumerate(zip(completions, answer, answer_type, question, opts, strict=True)):
+            text, parsed = completion_text(c), _options(opt)
+            result = check(text, answer_type=kind, answer=gold, options=parsed)
+            checks.append(result)
+            candidate = judge_candidate(text)
+            if candidate is not None and judge_applies(judge_on, answer_type=kind, extracted=result.extracted):
+                items.append(judge_item(str(i), question=q, answer=gold, options=parsed, candidate=candidate))
+        verdicts = judge.grade(items) if items else {}
+        return [1.0 if settle(r, v.correct if (v := verdicts.get(str(i))) else None).correct else 0.0
+                for i, r in enumerate(checks)]
+
+    return judge_reward
+
+
 @REWARDS.register("length")
 def make_length_reward(*, max_length: int = 256, buffer: int | None = None, **_: Any) -> RewardFn:
     buf = buffer if buffer is not None else max(1, max_length // 4)
@@ -109,7 +155,7 @@ def overlong_penalty(n_tokens: int, max_length: int, buffer: int) -> float:
 
 
 def build_rewards(names: Sequence[str], **options: Any) -> list[RewardFn]:
-    """Reward functions by name (``format``, ``accuracy``, ``length``), each given the flat ``options``."""
+    """Reward functions by name (``format``, ``accuracy``, ``judge``, ``length``), each given the flat ``options``."""
     if not names:
         raise ValueError("no reward functions given; choose from " + ", ".join(REWARDS.names()))
     return [REWARDS.get(name.strip())(**options) for name in names]

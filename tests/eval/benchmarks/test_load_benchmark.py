@@ -11,8 +11,8 @@ from bench_files import write_json, write_png
 from infimed.eval.benchmarks import BENCHMARKS, BenchmarkError, load_benchmark
 
 NAMES = [
-    "medmcqa", "medmnist", "medqa", "medxpertqa_mm", "mmmu_med", "omnimedvqa", "pathvqa", "phantom", "pmc_vqa",
-    "pubmedqa", "slake", "vqa_rad",
+    "iu_xray", "iu_xray_openi", "medmcqa", "medmnist", "medqa", "medxpertqa_mm", "mimic_cxr", "mmmu_med",
+    "omnimedvqa", "pathvqa", "phantom", "pmc_vqa", "pubmedqa", "slake", "vqa_rad",
 ]
 
 
@@ -24,7 +24,7 @@ def test_every_benchmark_is_registered() -> None:
 
 
 def test_unknown_name_lists_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(BenchmarkError, match=r"unknown benchmark 'vqa-rad'; known: medmcqa, .*vqa_rad"):
+    with pytest.raises(BenchmarkError, match=r"unknown benchmark 'vqa-rad'; known: iu_xray, .*medmcqa, .*vqa_rad"):
         load_benchmark("vqa-rad", tmp_path)
 
 

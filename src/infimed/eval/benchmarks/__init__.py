@@ -14,10 +14,12 @@ import warnings
 from pathlib import Path
 
 from infimed.eval.benchmarks import (  # noqa: F401 - importing a loader module registers it
+    iu_xray,
     medmcqa,
     medmnist,
     medqa,
     medxpertqa,
+    mimic_cxr,
     mmmu_med,
     omnimedvqa,
     pathvqa,
