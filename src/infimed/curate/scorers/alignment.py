@@ -42,17 +42,14 @@ class AlignmentScorer:
             message = {"role": "user", "content": [{"type": "text", "text": build_prompt(sample)}]}
             images = None
         prefix = str(self.processor.apply_chat_template([message], tokenize=False, add_generation_prompt=True))
-        enc = self.processor(text=[prefix], images=images, return_tensors="pt")
-        target = self.tokenizer(target_text(sample), add_special_tokens=False, return_tensors="pt")["input_ids"]
-        target = target[:, : self.max_tokens]
-        ids = torch.cat([enc["input_ids"], target], dim=1)
-        labels = ids.clone()
-        labels[:, : enc["input_ids"].shape[1]] = -100
-        inputs = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask")}
+        n_prefix = self.processor(text=[prefix], images=images, return_tensors="pt")["input_ids"].shape[1]
+        enc = self.processor(text=[prefix + target_text(sample)], images=images, return_tensors="pt")
+        labels = enc["input_ids"].clone()
+        labels[:, :n_prefix] = -100  # the loss covers the target only, at most max_tokens of it
+        labels[:, n_prefix + self.max_tokens:] = -100
         device = self.model.device
         with torch.inference_mode():
-            out = self.model(input_ids=ids.to(device), attention_mask=torch.ones_like(ids).to(device),
-                             labels=labels.to(device), **{k: v.to(device) for k, v in inputs.items()})
+            out = self.model(**{k: v.to(device) for k, v in enc.items()}, labels=labels.to(device))
         return float(out.loss)
 
     def __call__(self, sample: Sample) -> float:
