@@ -44,3 +44,20 @@ def test_step_records_scores_and_drops_below_threshold(tiny_model_dir: Path, pai
 def test_step_needs_a_model() -> None:
     with pytest.raises(ValueError, match="needs model"):
         build_step("alignment", {})
+
+
+def test_cli_captions_preset_with_an_alignment_model(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from infimed.cli import app
+    from infimed.data.captions import synth_captions
+
+    synth_captions(tmp_path / "d", n=20, seed=0)
+    result = CliRunner().invoke(app, ["curate", str(tmp_path / "d" / "train.jsonl"), "--config", "captions",
+                                      "--out", str(tmp_path / "o"), "--align-model", str(tiny_model_dir)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "o" / "curated.jsonl").read_text().splitlines()]
+    assert rows and all("alignment" in r["meta"]["scores"] for r in rows)
