@@ -94,3 +94,15 @@ def test_captions_preset_skips_alignment_without_a_model(tmp_path: Path) -> None
     assert all(v["precision"] >= 0.9 for v in scores["precision"].values()), scores["precision"]
     kept = [json.loads(line) for line in (tmp_path / "out" / "curated.jsonl").read_text().splitlines()]
     assert all(r["answer"].endswith((".", ")")) and "(a)" not in r["answer"] for r in kept)
+
+
+def test_gutter_on_real_chest_xrays() -> None:
+    npz = Path(__file__).resolve().parents[3] / "shared" / "data" / "pneumoniamnist" / "pneumoniamnist.npz"
+    if not npz.is_file():
+        pytest.skip("PneumoniaMNIST not present")
+    from infimed.curate.steps.compound_figure import gutter
+
+    images = np.load(npz)["test_images"][:300].astype(np.float32)
+    assert not [i for i, a in enumerate(images) if gutter(a)]  # single real X-rays: no gutter
+    panels = [np.concatenate([a, np.full((28, 3), 255.0), b], axis=1) for a, b in zip(images[::2], images[1::2], strict=True)]
+    assert sum(gutter(p) is not None for p in panels) >= 0.95 * len(panels)
