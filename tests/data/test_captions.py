@@ -72,6 +72,10 @@ def test_each_defect_kind_is_real(dirty: dict[str, Any]) -> None:
     for d in by_kind["wrong_caption"]:
         other = train[d["detail"].split()[-1]]
         assert other.images != train[d["id"]].images and other.meta["text_kind"] == train[d["id"]].meta["text_kind"]
+    test = {s.id: s for s in load_samples(dirty["dir"] / "test.jsonl")}
+    for d in by_kind["contamination"]:
+        assert d["of"] in test and train[d["id"]].answer == test[d["of"]].answer
+        assert train[d["id"]].split == "train" and train[d["id"]].images != test[d["of"]].images
     for d in by_kind["exact_duplicate"]:
         a, b = train[d["id"]], train[d["of"]]
         assert a.answer == b.answer and a.question == b.question and a.images != b.images

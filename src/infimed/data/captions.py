@@ -19,6 +19,7 @@ phi                  patient identifiers woven into the text in place (``defects
 exact_duplicate      a copy of a clean record (image bytes copied to a new file name)
 near_duplicate       a copy with a re-encoded / resized / cropped image (``defects.near_variant``) and
                      another prompt
+contamination        an exact (half) or near (half) copy of a test record, put into train
 ===================  ==================================================================================
 
 Files: ``train.jsonl``, ``test.jsonl``, ``images/``, ``cases.jsonl`` (scene ground truth), ``synth.json``
@@ -46,7 +47,7 @@ from infimed.schema import Sample
 
 CAPTION_DEFECT_RATES: dict[str, float] = {
     "wrong_caption": 0.06, "boilerplate": 0.08, "truncated": 0.06, "multi_panel": 0.05, "phi": 0.05,
-    "exact_duplicate": 0.08, "near_duplicate": 0.08,
+    "exact_duplicate": 0.08, "near_duplicate": 0.08, "contamination": 0.03,
 }
 CAPTION_PROMPTS = ("Write a caption for this image.", "Describe this image in one sentence.",
                    "Caption this medical image.")
@@ -158,7 +159,7 @@ def synth_captions(out_dir: Path, n: int = 500, seed: int = 0, defects: bool = F
     n_clean = len(train)
     found: list[Defect] = []
     if defects:
-        train, found = _inject(train, scenes, out_dir, np.random.default_rng(defect_seq), ids, names)
+        train, found = _inject(train, test, scenes, out_dir, np.random.default_rng(defect_seq), ids, names)
         write_jsonl(out_dir / "defects.jsonl", [d.to_json() for d in found])
     write_jsonl(out_dir / "train.jsonl", train)
     write_jsonl(out_dir / "test.jsonl", test)
@@ -174,11 +175,11 @@ def synth_captions(out_dir: Path, n: int = 500, seed: int = 0, defects: bool = F
     return summary
 
 
-def _inject(train: list[Sample], scenes: dict[str, Scene], root: Path, rng: np.random.Generator, ids: OpaqueIds,
-            names: OpaqueIds) -> tuple[list[Sample], list[Defect]]:
+def _inject(train: list[Sample], test: list[Sample], scenes: dict[str, Scene], root: Path, rng: np.random.Generator,
+            ids: OpaqueIds, names: OpaqueIds) -> tuple[list[Sample], list[Defect]]:
     counts = {k: round(r * len(train)) for k, r in CAPTION_DEFECT_RATES.items()}
-    need = sum(counts.values()) + counts["multi_panel"]  # a panel figure uses two source records
-    if need > len(train) or not all(counts.values()):
+    need = sum(counts.values()) - counts["contamination"] + counts["multi_panel"]  # a panel figure uses two records
+    if need > len(train) or counts["contamination"] > len(test) or not all(counts.values()):
         raise ValueError(f"n: too few train records ({len(train)}) to inject every caption defect kind; "
                          "use a larger --n")
     order = iter(int(i) for i in rng.permutation(len(train)))
@@ -202,17 +203,25 @@ def _inject(train: list[Sample], scenes: dict[str, Scene], root: Path, rng: np.r
         write_bytes_private(root / rel, data)
         return rel
 
-    for i in sources("exact_duplicate"):
+    def exact(src: Sample, kind: str) -> None:
         rel = f"images/{names.new()}.png"
-        copy_private(root / train[i].images[0], root / rel)
-        add(train[i], "exact_duplicate", "exact copy", images=[rel])
-    for i in sources("near_duplicate"):
-        with Image.open(root / train[i].images[0]) as im:
+        copy_private(root / src.images[0], root / rel)
+        add(src, kind, "exact copy", images=[rel], split="train")
+
+    def near(src: Sample, kind: str) -> None:
+        with Image.open(root / src.images[0]) as im:
             data, ext, detail = near_variant(np.asarray(im.convert("L")), rng)
-        prompts = CAPTION_PROMPTS if train[i].meta.get("text_kind") == "caption" else REPORT_PROMPTS
-        others = [p for p in prompts if p != train[i].question]
-        add(train[i], "near_duplicate", f"{detail}; other prompt", images=[new_image(data, ext)],
-            question=others[int(rng.integers(len(others)))])
+        prompts = CAPTION_PROMPTS if src.meta.get("text_kind") == "caption" else REPORT_PROMPTS
+        others = [p for p in prompts if p != src.question]
+        add(src, kind, f"{detail}; other prompt", images=[new_image(data, ext)],
+            question=others[int(rng.integers(len(others)))], split="train")
+
+    for i in sources("exact_duplicate"):
+        exact(train[i], "exact_duplicate")
+    for i in sources("near_duplicate"):
+        near(train[i], "near_duplicate")
+    for n, j in enumerate(rng.choice(len(test), size=counts["contamination"], replace=False)):
+        (exact if n % 2 == 0 else near)(test[int(j)], "contamination")
     for i in sources("multi_panel"):
         j = next(order)
         a, b = train[i], train[j]
