@@ -8,13 +8,13 @@
 3. The curation rerun with the aligned model as the alignment step's VLM and ``--threshold``: recall of the
    swapped (``wrong_caption``) records and precision of ``low_alignment``.
 
-Measured on the 2-core shared machine, seed 0, 600 clean records (480 train + 190 injected defects):
-recall 1.000 for boilerplate (cleaned and kept), exact duplicates, multi-panel, PHI, truncated; near duplicates
+Measured on the 2-core shared machine, seed 0, 600 clean records (594 train records, 234 of them defects):
+recall 1.000 for boilerplate (cleaned and kept), contamination, exact duplicates, multi-panel, PHI, truncated; near duplicates
 0.947 (36/38; 0.895 with dedup_near's default aligned similarity 0.975, hence 0.97 in the preset); precision
 1.000 for every reason; wrong captions 0/29 without a model (only the alignment step can see them); curation
 13 s. Alignment AUROC (60 true vs 60 swapped test pairs): 0.508 before; after 120 projector-only steps (25 s,
 98,752 of 972,736 parameters trained) 0.572 (400 steps at lr 3e-3: 0.562): the tiny model's language model
-is random, so a projector alone has little to map into. With ``--train-language --align-steps 400`` (95 s):
+is random, so a projector alone has little to map into (rerun at threshold 0.25: 1 of 29 wrong captions). With ``--train-language --align-steps 400`` (95 s):
 0.904, but in the curation rerun the wrong captions are only partly caught (threshold 0.25: recall 0.62,
 precision 0.20; threshold 0.0: 0.38 / 0.55): true pairs in train score over a wide range.
 
