@@ -12,7 +12,7 @@ def curate(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: curated.jsonl, rejected.jsonl, stats.json, card.md, export/."),
     budget: str | None = typer.Option(None, "--budget", help="Keep a count (5000: a whole number) or a fraction of the pool (0.2 or 20%); applied by the select step."),
     against: list[Path] = typer.Option([], "--against", help="Evaluation JSONL file to decontaminate against (repeatable)."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config, or a bundled one by name: default, rl-prompts (RL prompts chosen by the policy's pass rate)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config, or a bundled one by name: default, rl-prompts (RL prompts chosen by the policy's pass rate), captions (caption / report pairs)."),
     steps: str | None = typer.Option(None, "--steps", help="Comma-separated step names to run, in order (overrides the config's list)."),
     engine: str | None = typer.Option(None, "--engine", help="local (processes) or ray (Ray Data for per-sample steps)."),
     workers: int | None = typer.Option(None, "--workers", help="Worker processes (local) or Ray CPUs."),
@@ -24,6 +24,8 @@ def curate(
     policy: str | None = typer.Option(None, "--policy", help="rl-prompts: the policy model whose pass rate selects prompts (steps.pass_rate.model)."),
     k: int | None = typer.Option(None, "--k", min=2, help="rl-prompts: rollouts sampled per prompt (steps.pass_rate.k)."),
     sft: list[Path] = typer.Option([], "--sft", help="rl-prompts: SFT sample file the prompts must not repeat (repeatable; steps.dedup_against.files)."),
+    align_model: str | None = typer.Option(None, "--align-model", help="captions: local VLM folder that scores image-text alignment (steps.alignment.model)."),
+    align_threshold: float | None = typer.Option(None, "--align-threshold", help="captions: drop pairs whose alignment score is below this (steps.alignment.threshold)."),
 ) -> None:
     """Curate sample files into a clean training set, with a rejected list, stats, data card and exports."""
     from rich.console import Console
@@ -53,6 +55,10 @@ def curate(
         overrides.append(f"steps.pass_rate.k={k}")
     if sft:
         overrides.append("steps.dedup_against.files=" + _yaml_list([str(p) for p in sft]))
+    if align_model is not None:
+        overrides.append(f"steps.alignment.model={_yaml_str(align_model)}")
+    if align_threshold is not None:
+        overrides.append(f"steps.alignment.threshold={align_threshold}")
     if truth is not None:
         overrides.append(f"truth={_yaml_str(str(truth))}")
     try:

@@ -121,3 +121,25 @@ def validate(
     _table("validation", rows + [("errors", n_errors)])
     if n_errors:
         raise typer.Exit(1)
+
+
+@app.command("synth-captions")
+def synth_captions_cmd(
+    out: Path = typer.Option(..., "--out", help="Folder for train.jsonl, test.jsonl, images/ (and defects.jsonl)."),
+    n: int = typer.Option(500, "--n", min=1, help="Number of clean caption / report records (~20% test)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical output."),
+    defects: bool = typer.Option(False, "--defects", help="Inject wrong, boilerplate, truncated, multi-panel, PHI "
+                                 "and duplicate captions into train and write defects.jsonl."),
+) -> None:
+    """Generate phantom image-caption and image-report pairs (answer type report) for alignment training."""
+    from infimed.data.captions import synth_captions
+
+    try:
+        summary = synth_captions(out, n=n, seed=seed, defects=defects)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--n") from exc
+    rows: list[tuple[str, Any]] = [("cases (images)", summary["n_cases"]), ("train", summary["n_train"]),
+                                   ("test", summary["n_test"])]
+    rows += [(f"text {k}", v) for k, v in summary["by_text_kind"].items()]
+    rows += [(f"defect {k}", v) for k, v in summary["defects"].items()]
+    _table(f"phantom captions in {out} ({summary['seconds']:.1f} s)", rows)

@@ -419,7 +419,6 @@ def _first_error(path: Path) -> str | None:
     return next((str(row["error"]) for _, row, _ in rows if isinstance(row, dict) and row.get("error")), None)
 
 
-
 def _num(x: Any) -> str:
     return f"{x:.3f}" if isinstance(x, int | float) else "n/a"
 

@@ -1,4 +1,5 @@
-"""`infimed train sft|grpo`: thin commands over ``infimed.train.sft.train_sft`` and ``infimed.train.grpo.train_grpo``.
+"""`infimed train sft|align|grpo`: thin commands over ``infimed.train.sft.train_sft``, ``infimed.train.align.train_align``
+and ``infimed.train.grpo.train_grpo``.
 
 Extra files after ``--data`` are taken as more training files (``--data a.jsonl b.jsonl``). Multi-GPU /
 multi-node: ``accelerate launch --config_file $(infimed train accelerate-config zero2) -m infimed.cli train ...``
@@ -143,6 +144,38 @@ def sft(
         assistant_only_loss=assistant_only_loss, max_length=max_length, packing=packing,
         padding_free=padding_free, ratios=_floats(ratios, "--ratios"),
         mix_size=mix_size, balance=balance, merge=merge, save_steps=save_steps, logging_steps=logging_steps,
+        resume=resume, seed=seed, allow_download=allow_download,
+    )
+    _report(result)
+
+
+@app.command()
+def align(
+    model: str = MODEL, data: Path = DATA, more: list[Path] | None = MORE, out: Path = OUT,
+    train_vision: bool = typer.Option(False, "--train-vision", help="Also train the vision tower."),
+    train_language: bool = typer.Option(False, "--train-language", help="Also train the language model."),
+    min_pixels: int | None = MIN_PIXELS, max_pixels: int | None = MAX_PIXELS, epochs: float = EPOCHS,
+    max_steps: int = MAX_STEPS,
+    lr: float = typer.Option(1e-3, "--lr", min=0.0, help="Peak learning rate (the projector alone takes ~1e-3)."),
+    schedule: str | None = SCHEDULE, warmup: float | None = WARMUP,
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Samples per device and step."),
+    grad_accum: int = GRAD_ACCUM, gradient_checkpointing: bool = GRAD_CKPT,
+    max_length: int | None = typer.Option(None, "--max-length", min=1, help="Truncate conversations to this "
+                                          "many tokens (keeps the start)."),
+    ratios: str | None = RATIOS, mix_size: int | None = MIX_SIZE,
+    save_steps: int | None = SAVE_STEPS, logging_steps: int | None = LOGGING_STEPS, resume: bool = RESUME,
+    seed: int = SEED, allow_download: bool = ALLOW_DOWNLOAD,
+) -> None:
+    """Alignment stage: train the vision-language projector on caption / report pairs (vision tower and language
+    model frozen); `train sft --model OUT` continues from the result."""
+    from infimed.train.align import train_align
+
+    result = _run(
+        train_align, model=model, data=_files(data, more), out_dir=out, train_vision=train_vision,
+        train_language=train_language, min_pixels=min_pixels, max_pixels=max_pixels, epochs=epochs,
+        max_steps=max_steps, learning_rate=lr, schedule=schedule, warmup=warmup, batch_size=batch_size,
+        grad_accum=grad_accum, gradient_checkpointing=gradient_checkpointing, max_length=max_length,
+        ratios=_floats(ratios, "--ratios"), mix_size=mix_size, save_steps=save_steps, logging_steps=logging_steps,
         resume=resume, seed=seed, allow_download=allow_download,
     )
     _report(result)

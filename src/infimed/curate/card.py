@@ -5,7 +5,8 @@ answer type), score histograms (``meta.scores``) and a few examples per rejectio
 ``defects.jsonl`` ground truth is known (``--truth`` or one beside the input), ``score_against_truth``
 reports recall per defect kind (a defect counts as caught when any stage before selection dropped it; a
 duplicate also when its original was dropped as its duplicate instead; PHI when the kept record was
-de-identified, ``meta.deid``) and precision per rejection reason (dropped records that really are defects
+de-identified, ``meta.deid``; caption boilerplate when the kept record was cleaned, ``meta.caption_cleaned``)
+and precision per rejection reason (dropped records that really are defects
 of the kind the reason names; duplicates: dropped together with a record of the same ground-truth family).
 """
 
@@ -24,6 +25,7 @@ DUP_REASONS = ("exact_duplicate", "near_duplicate")
 REASON_KIND = {
     "image_unreadable": "corrupt_image", "image_too_large": "corrupt_image", "image_blank": "blank_image",
     "contamination": "contamination", "label_conflict": "wrong_label",
+    "caption_truncated": "truncated", "compound_figure": "multi_panel", "low_alignment": "wrong_caption",
 }
 NOT_DEFECT_REASONS = ("not_selected", "not_mixed")
 BINS = 10
@@ -168,11 +170,15 @@ def score_against_truth(truth_path: Path, out_dir: Path) -> dict[str, Any]:
             families.union(d["id"], d["of"])
     dropped: dict[str, dict[str, Any]] = {}
     deid: set[str] = set()
+    cleaned: set[str] = set()  # caption boilerplate stripped (kept, or dropped later for another reason)
     with (out_dir / "rejected.jsonl").open(encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
-            if ((row.get("sample") or {}).get("meta") or {}).get("deid"):
+            meta = (row.get("sample") or {}).get("meta") or {}
+            if meta.get("deid"):
                 deid.add(row["id"])  # de-identified, then dropped for another reason
+            if meta.get("caption_cleaned"):
+                cleaned.add(row["id"])
             if row.get("id") is not None and row["reason"] not in NOT_DEFECT_REASONS:
                 dropped[row["id"]] = row
     with (out_dir / "curated.jsonl").open(encoding="utf-8") as fh:
@@ -180,13 +186,16 @@ def score_against_truth(truth_path: Path, out_dir: Path) -> dict[str, Any]:
             row = json.loads(line)
             if (row.get("meta") or {}).get("deid"):
                 deid.add(row["id"])
+            if (row.get("meta") or {}).get("caption_cleaned"):
+                cleaned.add(row["id"])
 
     recall: dict[str, dict[str, Any]] = {}
     for kind in sorted({d["kind"] for d in defects}):
         items = [d for d in defects if d["kind"] == kind]
         caught = 0
         for d in items:
-            hit = d["id"] in dropped or (kind == "phi" and d["id"] in deid)
+            hit = d["id"] in dropped or (kind == "phi" and d["id"] in deid) or (kind == "boilerplate"
+                                                                                and d["id"] in cleaned)
             if not hit and kind in DUP_KINDS and d.get("of") in dropped:
                 orig = dropped[d["of"]]
                 hit = orig["reason"] in DUP_REASONS and families.same(d["of"], orig.get("of"))
@@ -212,4 +221,8 @@ def score_against_truth(truth_path: Path, out_dir: Path) -> dict[str, Any]:
         correct = sum(kind_of.get(i) == "phi" for i in deid)
         precision["deidentified"] = {"n": len(deid), "correct": correct, "precision": correct / len(deid),
                                             "kind": "phi"}
+    if cleaned:
+        correct = sum(kind_of.get(i) == "boilerplate" for i in cleaned)
+        precision["caption_cleaned"] = {"n": len(cleaned), "correct": correct, "precision": correct / len(cleaned),
+                                        "kind": "boilerplate"}
     return {"path": str(truth_path), "recall": recall, "precision": precision}

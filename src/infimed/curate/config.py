@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.yaml")
 # bundled pipelines that --config takes by name: "rl-prompts" is rl_prompts.yaml beside this module
-PRESETS = {"default": DEFAULT_CONFIG, "rl-prompts": Path(__file__).with_name("rl_prompts.yaml")}
+PRESETS = {"default": DEFAULT_CONFIG, "rl-prompts": Path(__file__).with_name("rl_prompts.yaml"),
+           "captions": Path(__file__).with_name("captions.yaml")}
 WORKER_STEPS = ("validate", "dedup_exact", "dedup_near", "decontaminate", "dedup_against")
 BUDGET_STEPS = ("select", "mix")
 WORK_DIRS = {"pass_rate": "rollouts"}  # steps given a folder under --out for caches that outlive a stage rerun

@@ -263,9 +263,12 @@ def _file_images(path: Path) -> str | None:
 
 
 def _nothing_to_do(spec: StepSpec, config: CurateConfig) -> bool:
-    """``select`` without any budget and ``dedup_against`` without files are skipped (and the run says so)."""
+    """``select`` without any budget, ``dedup_against`` without files and ``alignment`` without a model are
+    skipped (and the run says so)."""
     if spec.name == "select":
         return config.budget is None and "budget" not in spec.options
+    if spec.name == "alignment":
+        return not spec.options.get("model")
     return spec.name == "dedup_against" and not spec.options.get("files")
 
 

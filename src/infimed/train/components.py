@@ -110,10 +110,13 @@ def set_pixel_limits(processor: Any, *, min_pixels: int | None, max_pixels: int 
             setattr(ip, name, value)
 
 
-def freeze_parts(model: Any, *, vision: bool, projector: bool) -> None:
-    """Full fine-tuning: stop gradients into the vision tower and/or its merger (the projector)."""
+def freeze_parts(model: Any, *, vision: bool, projector: bool, language: bool = False) -> None:
+    """Full fine-tuning: stop gradients into the vision tower, its merger (the projector) and/or the language
+    model (everything outside the vision tower: the alignment stage trains the projector alone)."""
     for name, param in model.named_parameters():
         if ".visual." not in f".{name}":
+            if language:
+                param.requires_grad_(False)
             continue
         is_projector = f".{PROJECTOR}." in name
         if (is_projector and projector) or (not is_projector and vision):
@@ -224,7 +227,7 @@ def train_and_save(
 def prepare_model(
     model: str | Path, *, method: str, allow_download: bool, min_pixels: int | None, max_pixels: int | None,
     freeze_vision: bool, freeze_projector: bool, lora_r: int, lora_alpha: int, lora_dropout: float,
-    lora_targets: str | None,
+    lora_targets: str | None, freeze_language: bool = False,
 ) -> tuple[Any, Any, Any]:
     """Load the model and processor for training; freeze parts (full) or build the LoRA config (lora/qlora).
 
@@ -233,8 +236,12 @@ def prepare_model(
     net, processor = load_for_training(model, method=method, allow_download=allow_download)
     set_pixel_limits(processor, min_pixels=min_pixels, max_pixels=max_pixels)
     peft_config = None
+    if freeze_language and method != "full":
+        raise ValueError("freeze_language: only full fine-tuning freezes the language model (LoRA trains adapters)")
     if method == "full":
-        freeze_parts(net, vision=freeze_vision, projector=freeze_projector)
+        freeze_parts(net, vision=freeze_vision, projector=freeze_projector, language=freeze_language)
+        if not any(p.requires_grad for p in net.parameters()):
+            raise ValueError("freeze: every part is frozen; nothing left to train")
     elif not is_peft(net):
         peft_config = lora_config(
             r=lora_r, alpha=lora_alpha, dropout=lora_dropout, targets=lora_targets,

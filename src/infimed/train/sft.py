@@ -30,6 +30,7 @@ def train_sft(
     lora_targets: str | None = None,
     freeze_vision: bool = True,
     freeze_projector: bool = True,
+    freeze_language: bool = False,
     min_pixels: int | None = None,
     max_pixels: int | None = None,
     epochs: float = 1.0,
@@ -82,7 +83,7 @@ def train_sft(
     net, processor, peft_config = components.prepare_model(
         model, method=method, allow_download=allow_download, min_pixels=min_pixels, max_pixels=max_pixels,
         freeze_vision=freeze_vision, freeze_projector=freeze_projector, lora_r=lora_r, lora_alpha=lora_alpha,
-        lora_dropout=lora_dropout, lora_targets=lora_targets,
+        lora_dropout=lora_dropout, lora_targets=lora_targets, freeze_language=freeze_language,
     )
 
     args = SFTConfig(

@@ -1,6 +1,9 @@
 """Importing this package registers every curation step in ``infimed.curate.base.STEPS``."""
 
 from infimed.curate.steps import (
+    alignment,
+    caption_quality,
+    compound_figure,
     decontaminate,
     dedup_against,
     dedup_exact,
@@ -16,6 +19,6 @@ from infimed.curate.steps import (
 )
 
 __all__ = [
-    "decontaminate", "dedup_against", "dedup_exact", "dedup_near", "deidentify", "label_noise", "mix", "pass_rate",
+    "alignment", "caption_quality", "compound_figure", "decontaminate", "dedup_against", "dedup_exact", "dedup_near", "deidentify", "label_noise", "mix", "pass_rate",
     "quality", "select", "validate", "verifiable",
 ]

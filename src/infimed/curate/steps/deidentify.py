@@ -1,4 +1,5 @@
-"""Step ``deidentify``: scrub PHI from question, options, answer and rationale; de-identify DICOM images.
+"""Step ``deidentify``: scrub PHI from question, options, free-text answers (open, caption, report) and rationale;
+de-identify DICOM images.
 
 Text goes through ``infimed.privacy.text.Deidentifier`` (typed placeholders such as ``[NAME]``); the
 sample keeps its id and records ``meta.deid = {kind: count}``. Option letters and yes/no answers are
@@ -93,7 +94,7 @@ class DeidentifyStep:
             update: dict[str, Any] = {"question": self._scrub(sample.question, tally)}
             if sample.options:
                 update["options"] = {k: self._scrub(v, tally) for k, v in sample.options.items()}
-            if sample.answer_type == "open":
+            if sample.answer_type in ("open", "report"):  # free text: an answer, a caption or a report
                 update["answer"] = self._scrub(sample.answer, tally)
             if sample.rationale:
                 update["rationale"] = self._scrub(sample.rationale, tally)
