@@ -15,60 +15,15 @@ metrics checked against their reference implementations. Under 2 minutes.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import multiprocessing as mp
 import os
-import socket
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import loopback_server
+
 from infimed.judge import JudgeItem, build_judge
-
-VERDICT = json.dumps({"choices": [{"message": {"content": "Same meaning.\n<verdict>correct</verdict>"}}],
-                      "usage": {"completion_tokens": 6}}).encode()
-
-
-class _Judge(asyncio.Protocol):
-    def __init__(self, delay: float):
-        self.delay, self.buf = delay, b""
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        while (end := self.buf.find(b"\r\n\r\n")) >= 0:
-            length = next((int(v) for n, _, v in (ln.partition(b":") for ln in self.buf[:end].split(b"\r\n"))
-                           if n.strip().lower() == b"content-length"), 0)
-            if len(self.buf) < end + 4 + length:
-                return
-            self.buf = self.buf[end + 4 + length:]
-            asyncio.get_running_loop().call_later(self.delay, self.respond)
-
-    def respond(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                                 + str(len(VERDICT)).encode() + b"\r\n\r\n" + VERDICT)
-
-
-def _server_main(port: int, delay: float, ready: Any) -> None:
-    async def serve() -> None:
-        server = await asyncio.get_running_loop().create_server(lambda: _Judge(delay), "127.0.0.1", port, backlog=1024)
-        ready.set()
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(serve())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def items(n: int, *, new_every: int = 0) -> list[JudgeItem]:
@@ -117,12 +72,8 @@ def main() -> None:
     ap.add_argument("--delay", type=float, default=0.02, help="judge latency per request, seconds")
     args = ap.parse_args()
 
-    port = _free_port()
-    ready = mp.Event()
-    server = mp.Process(target=_server_main, args=(port, args.delay, ready), daemon=True)
-    server.start()
-    if not ready.wait(10):
-        raise SystemExit("judge server did not start")
+    server, port = loopback_server.start(args.delay, loopback_server.chat_reply(
+        "Same meaning.\n<verdict>correct</verdict>", usage={"completion_tokens": 6}))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             cache = Path(tmp) / "judge_cache.jsonl"
@@ -156,7 +107,7 @@ def main() -> None:
     print(f"10% new candidates {partial.stats.n_cached}/{partial.stats.n_items} from the cache "
           f"({partial.stats.n_cached / partial.stats.n_items:.0%}), {partial.stats.n_calls} calls; cache {lines} lines")
     with tempfile.TemporaryDirectory() as tmp:  # a judge that is down: nothing listens on the port
-        dead = build_judge("bench-judge", base_url=f"http://127.0.0.1:{_free_port()}/v1", concurrency=args.concurrency,
+        dead = build_judge("bench-judge", base_url=f"http://127.0.0.1:{loopback_server.free_port()}/v1", concurrency=args.concurrency,
                            cache_path=Path(tmp) / "c.jsonl", backoff_base=0.2)
         start = time.perf_counter()
         down = dead.grade(items(args.items))

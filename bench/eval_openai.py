@@ -17,78 +17,20 @@ measured on this process alone (``getrusage``).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import multiprocessing as mp
 import os
-import random
 import resource
-import socket
 import time
-from typing import Any
+
+import loopback_server
 
 from infimed.backends.base import GenRequest, GenResult, SamplingParams
 from infimed.backends.openai import OpenAIBackend
 
 
-class _Answerer(asyncio.Protocol):
-    """HTTP/1.1 keep-alive, one request at a time per connection; answers ``delay`` seconds later.
-
-    A bare protocol (no stream coroutines) keeps the server's own CPU cost out of the measurement.
-    """
-
-    def __init__(self, delay: float, jitter: float, fail_rate: float, rng: random.Random):
-        self.delay, self.jitter, self.fail_rate, self.rng = delay, jitter, fail_rate, rng
-        self.buf = b""
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        while (end := self.buf.find(b"\r\n\r\n")) >= 0:
-            length = 0
-            for line in self.buf[:end].split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if len(self.buf) < end + 4 + length:
-                return
-            body, self.buf = self.buf[end + 4:end + 4 + length], self.buf[end + 4 + length:]
-            wait = self.delay * (1 + self.jitter * (2 * self.rng.random() - 1))
-            asyncio.get_running_loop().call_later(wait, self.respond, body)
-
-    def respond(self, body: bytes) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
-        if self.rng.random() < self.fail_rate:
-            payload, status = b'{"error": "overloaded"}', b"503 Service Unavailable\r\nRetry-After: 0"
-        else:
-            text = json.loads(body)["messages"][-1]["content"][-1]["text"][-1:]
-            payload = json.dumps({"choices": [{"message": {"content": text}}], "usage": {"completion_tokens": 1}}).encode()
-            status = b"200 OK"
-        self.transport.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(payload)).encode() + b"\r\n\r\n" + payload)
-
-
-async def _serve(port: int, delay: float, jitter: float, fail_rate: float, ready: Any) -> None:
-    rng = random.Random(0)
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Answerer(delay, jitter, fail_rate, rng), "127.0.0.1", port, backlog=1024)
-    ready.set()
-    async with server:
-        await server.serve_forever()
-
-
-def _server_main(port: int, delay: float, jitter: float, fail_rate: float, ready: Any) -> None:
-    asyncio.run(_serve(port, delay, jitter, fail_rate, ready))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def echo_last_letter(body: bytes) -> bytes:
+    text = json.loads(body)["messages"][-1]["content"][-1]["text"][-1:]
+    return json.dumps({"choices": [{"message": {"content": text}}], "usage": {"completion_tokens": 1}}).encode()
 
 
 def one_round(port: int, args: argparse.Namespace) -> tuple[list[GenResult], float]:
@@ -117,12 +59,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="rounds; the best is reported (others share the CPU)")
     args = ap.parse_args()
 
-    port = _free_port()
-    ready = mp.Event()
-    server = mp.Process(target=_server_main, args=(port, args.delay, args.jitter, args.fail_rate, ready), daemon=True)
-    server.start()
-    if not ready.wait(10):
-        raise SystemExit("test server did not start")
+    server, port = loopback_server.start(args.delay, echo_last_letter, jitter=args.jitter, fail_rate=args.fail_rate)
     try:
         cpu_start = client_cpu_seconds()
         rounds = [one_round(port, args) for _ in range(args.repeat)]

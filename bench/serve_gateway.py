@@ -15,69 +15,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing as mp
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
+import loopback_server
 
 BODY = {"model": "bench", "max_tokens": 4, "messages": [{"role": "user", "content": "Is the chest X-ray normal?"}]}
-
-
-class _Answerer(asyncio.Protocol):
-    """HTTP/1.1 keep-alive; each request is answered ``delay`` seconds after it arrived."""
-
-    def __init__(self, delay: float):
-        self.delay, self.buf = delay, b""
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        while (end := self.buf.find(b"\r\n\r\n")) >= 0:
-            length = 0
-            for line in self.buf[:end].split(b"\r\n"):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if len(self.buf) < end + 4 + length:
-                return
-            self.buf = self.buf[end + 4 + length:]
-            asyncio.get_running_loop().call_later(self.delay, self.respond)
-
-    def respond(self) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
-        payload = json.dumps({"id": "x", "object": "chat.completion", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": "No."}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 12, "completion_tokens": 1}}).encode()
-        self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(payload)).encode() + b"\r\n\r\n" + payload)
-
-
-def _upstream_main(port: int, delay: float, ready: Any) -> None:
-    async def serve() -> None:
-        server = await asyncio.get_running_loop().create_server(lambda: _Answerer(delay), "127.0.0.1", port,
-                                                                backlog=1024)
-        ready.set()
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(serve())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_gateway(tmp: Path, upstream: int, phi: str, *limits: str) -> tuple[subprocess.Popen[bytes], str, str, Path]:
@@ -87,7 +35,7 @@ def start_gateway(tmp: Path, upstream: int, phi: str, *limits: str) -> tuple[sub
     users = folder / "users.yaml"
     token = subprocess.run([*cli, "users", "add", "bench", "--users", str(users), "--rate", "1000000"], env=env,
                            check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    port = free_port()
+    port = loopback_server.free_port()
     proc = subprocess.Popen([*cli, "serve", "--model", "bench", "--upstream", f"http://127.0.0.1:{upstream}/v1",
                              "--port", str(port), "--users", str(users), "--audit", str(folder / "audit"),
                              "--phi", phi, *limits], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -140,12 +88,8 @@ def main() -> None:
     ap.add_argument("--phi", default="off", choices=["off", "mask", "block"])
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
-    up_port = free_port()
-    ready = mp.Event()
-    upstream = mp.Process(target=_upstream_main, args=(up_port, args.delay, ready), daemon=True)
-    upstream.start()
-    if not ready.wait(10):
-        raise SystemExit("upstream did not start")
+    upstream, up_port = loopback_server.start(
+        args.delay, loopback_server.chat_reply("No.", usage={"prompt_tokens": 12, "completion_tokens": 1}))
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
