@@ -71,6 +71,28 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
         raise typer.BadParameter(str(message)) from exc
 
 
+def start_backend(backend: str, model: str, options: dict[str, Any], flag: str = "--backend") -> Any:
+    from infimed.backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise typer.BadParameter(f"unknown backend {backend!r}; known: {', '.join(BACKENDS.names())}", param_hint=flag)
+    try:
+        return BACKENDS.get(backend)(model=model, **options)
+    except TypeError as exc:
+        raise typer.BadParameter(f"backend {backend!r} rejected its options: {exc}", param_hint=flag) from exc
+    except Exception as exc:  # a model that does not load, a missing engine: say why, exit 1
+        typer.echo(f"error: cannot start backend {backend!r} with model {model!r}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def check_generation_flags(*, mode: str, max_new_tokens: int, concurrency: int, tp: int, dp: int,
+                           batch_size: int | None) -> None:
+    if mode not in ("direct", "reasoning"):
+        raise typer.BadParameter(f"expected direct or reasoning, got {mode!r}", param_hint="--mode")
+    if max_new_tokens < 1 or concurrency < 1 or tp < 1 or dp < 1 or (batch_size is not None and batch_size < 1):
+        raise typer.BadParameter("--max-new-tokens, --concurrency, --tp, --dp and --batch-size must be >= 1")
+
+
 def apply_limit(samples: list[Sample], limit: int | None, seed: int) -> tuple[list[Sample], dict[str, Any] | None]:
     """The seeded stratified ``--limit`` sample and its manifest record (None without a limit)."""
     from infimed.eval.subset import stratified_limit, subset_record
@@ -182,13 +204,11 @@ def run(
     from infimed.backends import BACKENDS, SamplingParams
     from infimed.eval.runner import RunMismatchError, run_eval
 
-    if mode not in ("direct", "reasoning"):
-        raise typer.BadParameter(f"expected direct or reasoning, got {mode!r}", param_hint="--mode")
-    if backend not in BACKENDS:
+    check_generation_flags(mode=mode, max_new_tokens=max_new_tokens, concurrency=concurrency, tp=tp, dp=dp,
+                           batch_size=batch_size)
+    if backend not in BACKENDS:  # before any data is read
         raise typer.BadParameter(f"unknown backend {backend!r}; known: {', '.join(BACKENDS.names())}",
                                  param_hint="--backend")
-    if max_new_tokens < 1 or concurrency < 1 or tp < 1 or dp < 1 or (batch_size is not None and batch_size < 1):
-        raise typer.BadParameter("--max-new-tokens, --concurrency, --tp, --dp and --batch-size must be >= 1")
     samples, source = load_data(data, benchmark, data_root, split, None, image_cache, strict=limit is None,
                                 images_within=images_within)
     if not samples:
@@ -197,13 +217,7 @@ def run(
     options = backend_options(backend, batch_size=batch_size, concurrency=concurrency, base_url=base_url,
                               api_key_env=api_key_env, tp=tp, dp=dp, device=device, dtype=dtype)
     options.update(parse_options(option))
-    try:
-        engine = BACKENDS.get(backend)(model=model, **options)
-    except TypeError as exc:
-        raise typer.BadParameter(f"backend {backend!r} rejected its options: {exc}") from exc
-    except Exception as exc:  # a model that does not load, a missing engine: say why, exit 1
-        typer.echo(f"error: cannot start backend {backend!r} with model {model!r}: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    engine = start_backend(backend, model, options)
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
     grader = make_judge(judge, out, backend=judge_backend, base_url=judge_base_url, policy=judge_on,
                         template=judge_template, cache=judge_cache, concurrency=judge_concurrency,

@@ -6,25 +6,18 @@ Registered on the `eval` group by importing this module from ``cli/eval.py``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from infimed.cli.eval import app, backend_options, load_data, parse_options
-
-
-def start_backend(backend: str, model: str, options: dict[str, Any], flag: str = "--backend") -> Any:
-    from infimed.backends import BACKENDS
-
-    if backend not in BACKENDS:
-        raise typer.BadParameter(f"unknown backend {backend!r}; known: {', '.join(BACKENDS.names())}", param_hint=flag)
-    try:
-        return BACKENDS.get(backend)(model=model, **options)
-    except TypeError as exc:
-        raise typer.BadParameter(f"backend {backend!r} rejected its options: {exc}", param_hint=flag) from exc
-    except Exception as exc:  # a model that does not load, a missing engine: say why, exit 1
-        typer.echo(f"error: cannot start backend {backend!r} with model {model!r}: {exc}", err=True)
-        raise typer.Exit(1) from exc
+from infimed.cli.eval import (
+    app,
+    apply_limit,
+    backend_options,
+    check_generation_flags,
+    load_data,
+    parse_options,
+    start_backend,
+)
 
 
 def parse_severities(text: str) -> tuple[int, ...]:
@@ -48,7 +41,7 @@ def probe(
     data_root: Path | None = typer.Option(None, "--data-root", help="Folder (or file) of the benchmark."),
     split: str | None = typer.Option(None, "--split", help="Benchmark split (default: its test split)."),
     image_cache: Path | None = typer.Option(None, "--image-cache", help="Where a benchmark's embedded images are written."),
-    limit: int | None = typer.Option(None, "--limit", help="Probe only the first N samples."),
+    limit: int | None = typer.Option(None, "--limit", help="Probe a seeded sample of N, stratified over answer, modality and task (as eval run --limit, with --seed)."),
     severities: str = typer.Option("1,2,3", "--severities", help="image probe: corruption severities among 1,2,3."),
     teacher: str | None = typer.Option(None, "--teacher", help="paraphrase: a model that also rewords each question."),
     teacher_backend: str = typer.Option("openai", "--teacher-backend", help="Backend of --teacher (hf, vllm, openai, mock)."),
@@ -78,10 +71,8 @@ def probe(
     from infimed.eval.probes.teacher import teacher_rewordings
     from infimed.eval.runner import RunMismatchError
 
-    if mode not in ("direct", "reasoning"):
-        raise typer.BadParameter(f"expected direct or reasoning, got {mode!r}", param_hint="--mode")
-    if max_new_tokens < 1 or concurrency < 1 or tp < 1 or dp < 1 or (batch_size is not None and batch_size < 1):
-        raise typer.BadParameter("--max-new-tokens, --concurrency, --tp, --dp and --batch-size must be >= 1")
+    check_generation_flags(mode=mode, max_new_tokens=max_new_tokens, concurrency=concurrency, tp=tp, dp=dp,
+                           batch_size=batch_size)
     try:
         names = parse_probes(probes)
     except (KeyError, ValueError) as exc:
@@ -89,9 +80,10 @@ def probe(
     sev = parse_severities(severities)
     if teacher is not None and "paraphrase" not in names:
         raise typer.BadParameter("--teacher rewords questions for the paraphrase probe; add it to --probes")
-    samples, source = load_data(data, benchmark, data_root, split, limit, image_cache)
+    samples, source = load_data(data, benchmark, data_root, split, None, image_cache, strict=limit is None)
     if not samples:
         raise typer.BadParameter(f"no samples found in {source}")
+    samples, subset = apply_limit(samples, limit, seed)
     options = backend_options(backend, batch_size=batch_size, concurrency=concurrency, base_url=base_url,
                               api_key_env=api_key_env, tp=tp, dp=dp, device=device, dtype=dtype)
     options.update(parse_options(option))
@@ -104,7 +96,8 @@ def probe(
         params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
         robustness = run_probes(samples, engine, params, out, probes=names, mode=mode,  # type: ignore[arg-type]
                                 batch_size=batch_size, overwrite=overwrite, data_source=source, n_boot=n_boot,
-                                severities=sev, rewordings=rewordings)
+                                severities=sev, rewordings=rewordings,
+                                manifest_extra={"subset": subset} if subset else None)
     except RunMismatchError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

@@ -55,7 +55,7 @@ def run_probes(
     samples: Sequence[Sample], backend: Backend, params: SamplingParams, out_dir: Path, *, probes: Sequence[str],
     mode: Mode = "direct", batch_size: int | None = None, overwrite: bool = False, retry_errors: bool = True,
     data_source: str | None = None, n_boot: int = 1000, severities: tuple[int, ...] = (1, 2, 3),
-    rewordings: dict[str, list[str]] | None = None,
+    rewordings: dict[str, list[str]] | None = None, manifest_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Probe ``backend`` on ``samples`` into ``out_dir`` (resumable); returns the robustness dict."""
     out_dir = Path(out_dir)
@@ -84,7 +84,8 @@ def run_probes(
     manifest = build_manifest(
         samples=samples, mode=mode, params=params, backend=info, data_source=data_source, fingerprint=fp,
         extra={"generation": generation, "probes": {"names": list(probes), "severities": list(severities),
-                                                    "teacher_rewordings": sum(map(len, (rewordings or {}).values()))}},
+                                                    "teacher_rewordings": sum(map(len, (rewordings or {}).values()))},
+               "bootstrap": {"seed": params.seed, "n_boot": n_boot}, **(manifest_extra or {})},
     )
     write_jsonl(out_dir / "samples.jsonl", rows)
     write_json(out_dir / "results.json", results)
