@@ -28,7 +28,6 @@ and, with defects, ``defects.jsonl``. Ids are opaque; same seed and ``n`` -> byt
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from pathlib import Path
@@ -39,7 +38,7 @@ from PIL import Image
 
 from infimed.data.defects import Defect, near_variant, phi_text
 from infimed.data.ids import OpaqueIds
-from infimed.data.phantom import TEST_EVERY, png_bytes
+from infimed.data.phantom import TEST_EVERY, fresh_images_dir, png_bytes
 from infimed.data.scene import MODALITY_NAMES, SIZE, Scene, random_scene, render
 from infimed.io.jsonl import copy_private, write_bytes_private, write_json, write_jsonl
 from infimed.progress import track
@@ -129,11 +128,7 @@ def synth_captions(out_dir: Path, n: int = 500, seed: int = 0, defects: bool = F
         raise ValueError(f"n: must be at least 1, got {n}")
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    images_dir = out_dir / "images"
-    if (out_dir / "synth.json").exists():  # a previous set: replace it, leave no stale images
-        shutil.rmtree(images_dir, ignore_errors=True)
-        (out_dir / "defects.jsonl").unlink(missing_ok=True)
-    images_dir.mkdir(parents=True, exist_ok=True)
+    fresh_images_dir(out_dir)
     scene_seq, id_seq, name_seq, defect_seq = np.random.SeedSequence(seed).spawn(4)
     rng = np.random.default_rng(scene_seq)
     ids = OpaqueIds(np.random.default_rng(id_seq))

@@ -46,6 +46,16 @@ def png_bytes(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def fresh_images_dir(out_dir: Path) -> Path:
+    """``out_dir/images``, emptied when ``out_dir`` holds a previous synthetic set (no stale images left)."""
+    images_dir = out_dir / "images"
+    if (out_dir / "synth.json").exists():
+        shutil.rmtree(images_dir, ignore_errors=True)
+        (out_dir / "defects.jsonl").unlink(missing_ok=True)
+    images_dir.mkdir(parents=True, exist_ok=True)
+    return images_dir
+
+
 def _cases(n: int, rng: np.random.Generator, ids: OpaqueIds, image_names: OpaqueIds, images_dir: Path,
            test_every: int = TEST_EVERY) -> Iterator[tuple[str, str, Scene, list[tuple[Sample, Question]]]]:
     """Yield (case_id, image path, scene, questions) until ``n`` samples exist (``test_every=1``: all test)."""
@@ -86,11 +96,7 @@ def synth(out_dir: Path, n: int = 1000, seed: int = 0, defects: bool = False, *,
         raise ValueError(f"held_out: must be >= 0, got {held_out}")
     start = time.perf_counter()
     out_dir = Path(out_dir)
-    images_dir = out_dir / "images"
-    if (out_dir / "synth.json").exists():  # a previous phantom set: replace it, leave no stale images
-        shutil.rmtree(images_dir, ignore_errors=True)
-        (out_dir / "defects.jsonl").unlink(missing_ok=True)
-    images_dir.mkdir(parents=True, exist_ok=True)
+    images_dir = fresh_images_dir(out_dir)
     scene_seq, id_seq, name_seq, defect_seq, held_seq = np.random.SeedSequence(seed).spawn(5)
     rng = np.random.default_rng(scene_seq)
     ids = OpaqueIds(np.random.default_rng(id_seq))
