@@ -86,3 +86,27 @@ def test_a_missing_data_folder_is_one_clear_line(tmp_path: Path) -> None:
                                       "--data", str(tmp_path / "vqa"), "--n", "20"], env={"COLUMNS": "200"})
     assert result.exit_code == 1
     assert "train.jsonl not found" in result.output
+
+
+@pytest.mark.parametrize("stage,options", [
+    ("align", {"batch_size": 8, "logging_steps": 1, "save_steps": 100_000, "seed": 0, "max_steps": 4,
+               "learning_rate": 1e-3}),
+    ("sft", {"max_steps": 10, "learning_rate": 2e-3, "method": "lora", "freeze_vision": True,
+             "freeze_projector": False, "mode": "direct"}),
+    ("grpo", {"num_generations": 4, "max_completion_length": 12, "beta": 0.0, "mode": "direct"}),
+])
+def test_accelerate_launch_line_uses_the_train_commands_flags(stage: str, options: dict, tmp_path: Path) -> None:
+    import typer.main
+
+    from infimed.recipes.three_stage import accelerate_argv
+
+    argv = accelerate_argv("zero2", stage, "M", tmp_path / "d.jsonl", tmp_path / "o", options,
+                           launch_args="--num_processes 2")
+    assert argv[:3] == ["accelerate", "launch", "--config_file"] and argv[3].endswith("zero2.yaml")
+    assert Path(argv[3]).is_file() and argv[4:6] == ["--num_processes", "2"] and argv[7:9] == ["train", stage]
+    command = typer.main.get_command(app).commands["train"].commands[stage]  # type: ignore[attr-defined]
+    ctx = command.make_context(stage, argv[9:])  # parses: every flag exists and every value converts
+    assert ctx.params["out"] == tmp_path / "o" and ctx.params["model"] == "M"
+    if stage == "sft":
+        assert ctx.params["freeze_vision"] is True and ctx.params["freeze_projector"] is False
+        assert ctx.params["lr"] == 2e-3 and ctx.params["method"] == "lora"

@@ -31,6 +31,8 @@ def three_stage_cmd(
     num_generations: int = typer.Option(4, "--num-generations", min=2, help="GRPO completions per prompt."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for curation's per-image work."),
     accelerate_config: str | None = typer.Option(None, "--accelerate-config", help="Run each training stage under `accelerate launch` with this config: ddp, zero2, zero3, fsdp or a YAML path."),
+    accelerate_args: str = typer.Option("", "--accelerate-args", help="More `accelerate launch` options, e.g. '--num_processes 4'."),
+    rollout_backend: str = typer.Option("hf", "--rollout-backend", help="Backend sampling the SFT policy's rollouts for the pass rate: hf, or vllm on a GPU."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data, the tiny model and every training stage."),
 ) -> None:
     """Curate captions, SFT data and RL prompts; train align -> SFT -> GRPO; evaluate after each stage."""
@@ -41,7 +43,7 @@ def three_stage_cmd(
             out, n=n, seed=seed, data=data, captions=captions, model=model, method=method, align_steps=align_steps,
             sft_steps=sft_steps, grpo_steps=grpo_steps, sft_budget=sft_budget, rl_budget=rl_budget, k=k,
             batch_size=batch_size, align_lr=align_lr, sft_lr=sft_lr, grpo_lr=grpo_lr, num_generations=num_generations,
-            workers=workers, accelerate_config=accelerate_config,
+            workers=workers, accelerate_config=accelerate_config, accelerate_args=accelerate_args, rollout_backend=rollout_backend,
         )
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -96,14 +96,15 @@ def base_model(out: Path, *, model: str | None, seed: int) -> tuple[str, str]:
     return str(folder), fp
 
 
-def accelerate_argv(config: str, stage: str, model: str, data: Path, out: Path, options: dict[str, Any]) -> list[str]:
-    """``accelerate launch --config_file CONFIG infimed train STAGE ...`` for one training stage."""
+def accelerate_argv(config: str, stage: str, model: str, data: Path, out: Path, options: dict[str, Any], *,
+                    launch_args: str = "") -> list[str]:
+    """``accelerate launch --config_file CONFIG [LAUNCH_ARGS] infimed train STAGE ...`` for one training stage."""
     from importlib import resources
 
     shipped = resources.files("infimed.train").joinpath("accelerate", f"{config}.yaml")
     cfg = str(shipped) if Path(str(shipped)).is_file() else config
     infimed = shutil.which("infimed") or "infimed"
-    argv = ["accelerate", "launch", "--config_file", cfg, infimed, "train", stage, "--model", model,
+    argv = ["accelerate", "launch", "--config_file", cfg, *shlex.split(launch_args), infimed, "train", stage, "--model", model,
             "--data", str(data), "--out", str(out)]
     for key, value in options.items():
         if key in ("freeze_vision", "freeze_projector"):
@@ -116,9 +117,9 @@ def accelerate_argv(config: str, stage: str, model: str, data: Path, out: Path, 
 
 
 def train(stage: str, fn: Callable[..., dict[str, Any]], model: str, data: Path, out: Path, *, upstream: str,
-          options: dict[str, Any], accelerate_config: str | None) -> tuple[dict[str, Any], str]:
+          options: dict[str, Any], accelerate_config: str | None, launch_args: str = "") -> tuple[dict[str, Any], str]:
     """Train one stage into ``out`` unless an identical run is there; (its result record, its fingerprint)."""
-    fp = stage_fingerprint("train", stage, upstream, data_fingerprint(data), options, accelerate_config)
+    fp = stage_fingerprint("train", stage, upstream, data_fingerprint(data), options, accelerate_config, launch_args)
     if reuse_stage(out, fp, f"training stage {stage}", label=LABEL) and (out / "stage.json").exists():
         return dict(json.loads((out / "stage.json").read_text(encoding="utf-8"))), fp
     started = time.perf_counter()
@@ -127,7 +128,7 @@ def train(stage: str, fn: Callable[..., dict[str, Any]], model: str, data: Path,
         result = fn(model, [data], out, **options)
         record = {k: result.get(k) for k in ("n_samples", "steps", "train_loss", "zero_variance_share")}
     else:
-        argv = accelerate_argv(accelerate_config, stage, model, data, out, options)
+        argv = accelerate_argv(accelerate_config, stage, model, data, out, options, launch_args=launch_args)
         if subprocess.run(argv, check=False).returncode != 0:
             raise RuntimeError(f"training stage {stage} failed: {shlex.join(argv)}")
         record = {"steps": options.get("max_steps"), "launch": shlex.join(argv)}
@@ -167,6 +168,7 @@ def three_stage(
     grpo_steps: int = 8, sft_budget: float = 0.5, rl_budget: int | None = None, k: int = 4,
     batch_size: int = 16, align_lr: float = 1e-3, sft_lr: float = 2e-3, grpo_lr: float = 1e-4,
     num_generations: int = 4, eval_batch_size: int = 64, workers: int = 2, accelerate_config: str | None = None,
+    accelerate_args: str = "", rollout_backend: str = "hf",
 ) -> dict[str, Any]:
     """Run the three stages into ``out``; returns the summary also written to ``summary.json``."""
     from infimed.train.align import train_align
@@ -198,20 +200,20 @@ def three_stage(
 
     shared = {"batch_size": batch_size, "logging_steps": 1, "save_steps": 100_000, "seed": seed}
     align_dir = out / "runs" / "align"
-    rec, fp = train("align", train_align, base, cap_file, align_dir, upstream=fp, accelerate_config=accelerate_config,
+    rec, fp = train("align", train_align, base, cap_file, align_dir, upstream=fp, accelerate_config=accelerate_config, launch_args=accelerate_args,
                     options={**shared, "max_steps": align_steps, "learning_rate": align_lr})
     summary["stages"]["align"] = {"n_train": count_lines(cap_file), "curation": curation_view(cap_file.parent), **rec}
     evaluate_stage("align", align_dir, fp)
 
     sft_dir = out / "runs" / "sft"
     rec, fp = train("sft", train_sft, str(align_dir), sft_file, sft_dir, upstream=fp,
-                    accelerate_config=accelerate_config,
+                    accelerate_config=accelerate_config, launch_args=accelerate_args,
                     options={**shared, "max_steps": sft_steps, "learning_rate": sft_lr, "method": method,
                              "freeze_vision": True, "freeze_projector": False, "mode": "direct"})
     summary["stages"]["sft"] = {"n_train": count_lines(sft_file), "curation": curation_view(sft_file.parent), **rec}
     evaluate_stage("sft", sft_dir, fp)
 
-    rl_overrides = [*common, f"steps.pass_rate.model={json.dumps(str(sft_dir))}", f"steps.pass_rate.k={k}",
+    rl_overrides = [*common, f"steps.pass_rate.model={json.dumps(str(sft_dir))}", f"steps.pass_rate.k={k}", f"steps.pass_rate.backend={rollout_backend}",
                     "steps.pass_rate.mode=direct", "steps.pass_rate.max_new_tokens=12",
                     f"steps.dedup_against.files=[{json.dumps(str(sft_file))}]", f"against=[{json.dumps(str(vqa_test))}]"]
     if rl_budget is not None:
@@ -220,7 +222,7 @@ def three_stage(
                         overrides=rl_overrides, upstream=fp, what="RL prompt selection")
     grpo_dir = out / "runs" / "grpo"
     rec, fp = train("grpo", train_grpo, str(sft_dir), rl_file, grpo_dir, upstream=fp,
-                    accelerate_config=accelerate_config,
+                    accelerate_config=accelerate_config, launch_args=accelerate_args,
                     options={**shared, "batch_size": max(num_generations, batch_size // num_generations * num_generations),
                              "max_steps": grpo_steps, "learning_rate": grpo_lr, "method": method, "mode": "direct",
                              "num_generations": num_generations, "max_completion_length": 12, "beta": 0.0})
@@ -254,5 +256,5 @@ def render_md(summary: dict[str, Any]) -> str:
     if rl.get("mean_pass_rate") is not None:
         lines += ["", f"RL prompts: mean pass rate of the SFT policy over the pool {rl['mean_pass_rate']:.1%}; "
                   f"kept the {rl['n_curated']} strictly inside the band."]
-    lines += ["", f"Total {summary['seconds']} s (a rerun reuses every stage whose inputs are unchanged)."]
+    lines += ["", f"This run took {summary['seconds']} s (a rerun reuses every stage whose inputs are unchanged)."]
     return "\n".join(lines) + "\n"
