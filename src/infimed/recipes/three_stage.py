@@ -29,6 +29,7 @@ from infimed.quickstart.run import (
     count_lines,
     data_fingerprint,
     evaluate,
+    log,
     mark_stage,
     reuse_stage,
     stage_fingerprint,
@@ -61,7 +62,7 @@ def make_data(out: Path, *, data: Path | None, captions: Path | None, n: int, se
 
 
 def curate(inputs: Path, out: Path, *, config: str | None, overrides: list[str], upstream: str = "",
-           what: str) -> tuple[Path, str]:
+           what: str, hint: str = "") -> tuple[Path, str]:
     """Curate ``inputs`` into ``out`` unless done with the same inputs and settings; (curated file, fingerprint)."""
     from infimed.curate.config import load_config
     from infimed.curate.pipeline import run_pipeline
@@ -70,11 +71,12 @@ def curate(inputs: Path, out: Path, *, config: str | None, overrides: list[str],
     overrides = [*overrides, "exports=[]", *([f"truth={json.dumps(str(truth))}"] if truth.exists() else [])]
     fp = stage_fingerprint("curate", config, overrides, data_fingerprint(inputs), upstream)
     if not reuse_stage(out, fp, what, label=LABEL):
+        log(f"{what}: {inputs} ({count_lines(inputs)} records)", LABEL)
         run_pipeline([inputs], out, load_config(config, overrides))
         mark_stage(out, fp)
     curated = out / "curated.jsonl"
     if count_lines(curated) == 0:
-        raise ValueError(f"{what} kept no sample ({out / 'stats.json'} says why each was dropped)")
+        raise ValueError(f"{what} kept no sample ({out / 'stats.json'} says why each was dropped){hint}")
     return curated, fp
 
 
@@ -122,6 +124,7 @@ def train(stage: str, fn: Callable[..., dict[str, Any]], model: str, data: Path,
     fp = stage_fingerprint("train", stage, upstream, data_fingerprint(data), options, accelerate_config, launch_args)
     if reuse_stage(out, fp, f"training stage {stage}", label=LABEL) and (out / "stage.json").exists():
         return dict(json.loads((out / "stage.json").read_text(encoding="utf-8"))), fp
+    log(f"training stage {stage} from {model} on {data} ({count_lines(data)} samples)", LABEL)
     started = time.perf_counter()
     record: dict[str, Any] = {}
     if accelerate_config is None:
@@ -194,6 +197,7 @@ def three_stage(
     evaluations: dict[str, dict[str, Any]] = {}
 
     def evaluate_stage(stage: str, model_dir: Path, model_fp: str) -> None:
+        log(f"evaluation after {stage}: {vqa_test} ({len(test)} questions)", LABEL)
         res = evaluate(model_dir, test, out / "evals" / stage, batch_size=eval_batch_size, model_fp=model_fp,
                        test_fp=test_fp, what=f"evaluation after {stage}", label=LABEL)
         evaluations[stage] = _eval_row(res)
@@ -219,7 +223,8 @@ def three_stage(
     if rl_budget is not None:
         rl_overrides.append(f"budget={rl_budget}")
     rl_file, _ = curate(folders["vqa"] / "train.jsonl", out / "curated" / "rl-prompts", config="rl-prompts",
-                        overrides=rl_overrides, upstream=fp, what="RL prompt selection")
+                        overrides=rl_overrides, upstream=fp, what="RL prompt selection",
+                        hint="; no prompt had a pass rate strictly between 0 and 1: raise --k or --sft-steps")
     grpo_dir = out / "runs" / "grpo"
     rec, fp = train("grpo", train_grpo, str(sft_dir), rl_file, grpo_dir, upstream=fp,
                     accelerate_config=accelerate_config, launch_args=accelerate_args,
@@ -235,6 +240,7 @@ def three_stage(
                     "data": {k: str(v) for k, v in folders.items()}})
     write_json(out / "summary.json", summary)
     write_text(out / "summary.md", render_md(summary))
+    log(f"done in {summary['seconds']:.0f} s: {out / 'summary.md'}", LABEL)
     return summary
 
 
