@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from infimed import __version__
-from infimed.cli import curate, data, eval, model, quickstart, reason, serve, train
+from infimed.cli import curate, data, eval, model, quickstart, reason, recipe, serve, train
 
 app = typer.Typer(
     name="infimed",
@@ -19,6 +19,7 @@ app.add_typer(model.app, name="model")
 app.add_typer(reason.app, name="reason")
 app.add_typer(eval.app, name="eval")
 app.add_typer(train.app, name="train")
+app.add_typer(recipe.app, name="recipe")
 app.command("curate")(curate.curate)
 app.command("quickstart")(quickstart.quickstart_cmd)
 app.command("serve")(serve.serve)

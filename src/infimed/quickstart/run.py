@@ -46,17 +46,17 @@ STAGE_MARKER = ".quickstart-stage.json"
 EVAL_TOKENS = 12  # max_new_tokens of the evaluation: the answers are short
 
 
-def log(message: str) -> None:
+def log(message: str, label: str = "quickstart") -> None:
     from rich.console import Console
 
-    Console(stderr=True).print(f"[bold cyan]quickstart[/] {message}")
+    Console(stderr=True).print(f"[bold cyan]{label}[/] {message}")
 
 
 def stage_fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def reuse_stage(folder: Path, fp: str, what: str) -> bool:
+def reuse_stage(folder: Path, fp: str, what: str, *, label: str = "quickstart") -> bool:
     """True (and said) when ``folder`` holds a finished stage made with fingerprint ``fp``. Otherwise the stage
     is to run: a folder made with other inputs or settings is cleared first (a training run would resume from
     its old checkpoints, an evaluation reuse its old predictions); one left by an interrupted run with the same
@@ -68,12 +68,12 @@ def reuse_stage(folder: Path, fp: str, what: str) -> bool:
     marker = marker if isinstance(marker, dict) else {}
     if marker.get("fingerprint") == fp:
         if marker.get("finished"):
-            log(f"reused {what} (inputs and settings unchanged)")
+            log(f"reused {what} (inputs and settings unchanged)", label)
             return True
-        log(f"resuming {what} (interrupted earlier)")
+        log(f"resuming {what} (interrupted earlier)", label)
     elif folder.exists():
         why = "inputs or settings changed" if marker else "no record of how it was made"
-        log(f"rerunning {what} ({why})")
+        log(f"rerunning {what} ({why})", label)
         shutil.rmtree(folder)
     write_json(folder / STAGE_MARKER, {"fingerprint": fp, "finished": False})
     return False
@@ -171,12 +171,12 @@ def train_arm(base: Path, data: Path, out: Path, *, seed: int, recipe: dict[str,
 
 
 def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int, model_fp: str = "",
-             test_fp: str = "", what: str = "evaluation") -> dict[str, Any]:
+             test_fp: str = "", what: str = "evaluation", label: str = "quickstart") -> dict[str, Any]:
     from infimed.backends import BACKENDS, SamplingParams
     from infimed.eval.runner import run_eval
 
     fp = stage_fingerprint("eval", model_fp, test_fp, EVAL_TOKENS, "direct")
-    if reuse_stage(out, fp, what) and (out / "results.json").exists():
+    if reuse_stage(out, fp, what, label=label) and (out / "results.json").exists():
         return dict(json.loads((out / "results.json").read_text()))
     backend = BACKENDS.get("hf")(model=str(model_dir), batch_size=batch_size)
     results = run_eval(test, backend, SamplingParams(max_new_tokens=EVAL_TOKENS), out, mode="direct")
