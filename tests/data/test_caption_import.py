@@ -1,0 +1,170 @@
+"""Caption import: a folder + JSONL/CSV, ROCO and PMC-OA layouts, with real-format fixtures built here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from infimed.cli import app
+from infimed.data import caption_datasets, caption_import
+from infimed.data.caption_datasets import import_pmc_oa, import_roco
+from infimed.data.caption_import import CaptionImportError, CountError, import_captions
+from infimed.io.jsonl import load_samples
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200"}
+CAPTIONS = [
+    "Axial computed tomography of the chest showing a right upper lobe nodule (arrow).",
+    "Frontal chest radiograph with bilateral perihilar opacities.",
+    "Sagittal T2-weighted MRI of the lumbar spine demonstrating an L4-L5 disc herniation.",
+    "Transabdominal ultrasound showing gallstones with posterior acoustic shadowing.",
+]
+
+
+def _image(path: Path, seed: int, *, sixteen_bit: bool = False) -> None:
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if sixteen_bit:  # a 12-bit X-ray stored as a 16-bit PNG
+        Image.fromarray((rng.random((48, 40)) * 4095).astype(np.uint16)).save(path)
+    else:
+        Image.fromarray((rng.random((40, 48, 3)) * 255).astype(np.uint8)).save(path)
+
+
+def _validate(path: Path) -> None:
+    result = runner.invoke(app, ["data", "validate", str(path)], env=ENV)
+    assert result.exit_code == 0, result.output
+
+
+def test_folder_csv_with_multiline_caption_and_bad_rows(tmp_path: Path) -> None:
+    images = tmp_path / "imgs"
+    _image(images / "a.png", 0, sixteen_bit=True)
+    _image(images / "sub" / "b.jpg", 1)
+    _image(images / "c.png", 2)
+    csv_file = tmp_path / "caps.csv"
+    csv_file.write_text(
+        "file_name,caption,modality\n"
+        f'a.png,"{CAPTIONS[1]}\nSecond line of the caption.",xray\n'
+        f"sub/b.jpg,{CAPTIONS[0]},ct\n"
+        "gone.png,A caption whose image is missing.,\n"
+        "c.png,   ,\n"
+        "c.png,Endoscopy of the colon.,endoscopy,extra\n", encoding="utf-8")
+    out = tmp_path / "out"
+    res = import_captions(images, csv_file, out)
+    assert res.n_written == 2 and res.n_rows == 5
+    where = [(e.line, e.field) for e in res.errors]
+    assert where == [(5, "image"), (6, "caption"), (7, "record")]  # the multi-line row spans lines 2-3
+    assert str(res.errors[0]).startswith(f"{csv_file}:5 field 'image': image not found")
+    samples = load_samples(out / "train.jsonl", check_images=True, images_within=False)
+    first = samples[0]
+    assert first.answer == CAPTIONS[1] + " Second line of the caption."
+    assert first.answer_type == "report" and first.task == "report_generation" and first.modality == "xray"
+    assert first.images == ["../imgs/a.png"] and samples[1].images == ["../imgs/sub/b.jpg"]
+    assert json.loads((out / "train.import.json").read_text())["written"] == 2
+    _validate(out / "train.jsonl")
+    with pytest.raises(CaptionImportError, match=r"caps\.csv:5 field 'image'"):
+        import_captions(images, csv_file, tmp_path / "strict", strict=True)
+
+
+def test_cli_jsonl_copy_then_curate(tmp_path: Path) -> None:
+    images = tmp_path / "imgs"
+    rows = []
+    for i, text in enumerate(CAPTIONS * 2):
+        _image(images / f"im{i}.png", 10 + i, sixteen_bit=i == 0)
+        rows.append({"image": f"im{i}.png", "caption": f"{text} Case {i} of the series.", "id": f"p{i}"})
+    (tmp_path / "caps.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
+    out = tmp_path / "out"
+    args = ["data", "import", "captions", "--images", str(images), "--captions", str(tmp_path / "caps.jsonl"),
+            "--out", str(out), "--modality", "other", "--prompt", "Describe the figure.", "--copy"]
+    result = runner.invoke(app, args, env=ENV)
+    assert result.exit_code == 1  # the torn last line is reported, the other rows are written
+    assert f"caps.jsonl:{len(rows) + 1} field 'record': invalid JSON" in result.output
+    samples = load_samples(out / "train.jsonl", check_images=True, images_within=True)
+    assert [s.id for s in samples] == [f"p{i}" for i in range(len(rows))]
+    assert samples[0].images == ["images/im0.png"] and (out / "images" / "im0.png").is_file()
+    assert {s.question for s in samples} == {"Describe the figure."} and samples[0].modality == "other"
+    strict = runner.invoke(app, [*args, "--strict", "--out", str(tmp_path / "s")], env=ENV)
+    assert strict.exit_code == 2 and "invalid JSON" in strict.output
+    _validate(out / "train.jsonl")
+    curated = runner.invoke(app, ["curate", str(out / "train.jsonl"), "--config", "captions", "--out",
+                                  str(tmp_path / "cur"), "--set", "workers=1"], env=ENV)
+    assert curated.exit_code == 0, curated.output
+    kept = (tmp_path / "cur" / "curated.jsonl").read_text().splitlines()
+    assert kept and all(json.loads(line)["answer_type"] == "report" for line in kept)
+
+
+def _roco(root: Path, split: str, n: int, *, missing: int = 0) -> Path:
+    folder = root / "data" / split / "radiology"
+    lines, cuis = [], []
+    for i in range(n):
+        rid = f"ROCO_{split[:1]}{i:05d}"
+        lines.append(f"{rid}\t {CAPTIONS[i % len(CAPTIONS)]}\n")
+        cuis.append(f"{rid}\tC0040405\tC0817096\n")
+        if i >= missing:
+            _image(folder / "images" / f"{rid}.jpg", i, sixteen_bit=False)
+    (folder / "captions.txt").write_text("".join(lines), encoding="utf-8")
+    (folder / "cuis.txt").write_text("".join(cuis), encoding="utf-8")
+    (folder / "keywords.txt").write_text(f"ROCO_{split[:1]}00000\tnodule\tchest\n", encoding="utf-8")
+    return folder
+
+
+def test_roco_counts_fail_then_allow_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "roco-dataset"
+    _roco(root, "train", 6, missing=1)
+    _roco(root, "test", 3)
+    monkeypatch.setitem(caption_import.ROCO_COUNTS, ("train", "radiology"), 6)
+    monkeypatch.setitem(caption_import.ROCO_COUNTS, ("test", "radiology"), 3)
+    monkeypatch.setattr(caption_datasets, "ROCO_COUNTS", caption_import.ROCO_COUNTS)
+    with pytest.raises(CountError, match=r"ROCO train/radiology: 5 pairs with images, the published count is 6"):
+        import_roco(root, tmp_path / "o", splits=("train",))
+    assert not (tmp_path / "o" / "train.jsonl").exists()
+    with pytest.raises(CaptionImportError, match="validation/radiology/captions.txt: not found"):
+        import_roco(root, tmp_path / "o")  # a split missing altogether
+    out = tmp_path / "out"
+    cli = ["data", "import", "roco", "--root", str(root), "--out", str(out), "--split", "train", "--split", "test"]
+    failed = runner.invoke(app, cli, env=ENV)
+    assert failed.exit_code == 2 and "--allow-partial" in failed.output
+    ok = runner.invoke(app, [*cli, "--allow-partial"], env=ENV)
+    assert ok.exit_code == 0, ok.output
+    assert "warning: ROCO train/radiology: 5 pairs" in ok.output
+    train = load_samples(out / "train.jsonl", check_images=True)
+    assert [s.id for s in train] == [f"ROCO_t{i:05d}" for i in range(1, 6)]
+    assert train[0].answer == CAPTIONS[1] and train[0].meta["cuis"] == ["C0040405", "C0817096"]
+    assert train[0].split == "train" and train[0].source == "roco" and train[0].meta["subset"] == "radiology"
+    test = load_samples(out / "test.jsonl")
+    assert test[0].meta["keywords"] == ["nodule", "chest"] and len(test) == 3
+    _validate(out / "train.jsonl")
+    _validate(out / "test.jsonl")
+
+
+def test_roco_published_counts() -> None:
+    counts = caption_import.ROCO_COUNTS
+    assert (counts[("train", "radiology")], counts[("validation", "radiology")],
+            counts[("test", "radiology")]) == (65_460, 8_183, 8_182)
+
+
+def test_pmc_oa_counts_and_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "pmc_oa"
+    rows = []
+    for i in range(5):
+        name = f"PMC21231{i}_Fig{i + 1}_1.jpg"
+        if i != 4:
+            _image(root / "images" / name, 30 + i, sixteen_bit=False)
+        rows.append({"image": name, "caption": f"A. {CAPTIONS[i % 4]}", "pmcid": f"PMC21231{i}",
+                     "url_name": f"1471-2121-4-13-{i}.jpg"})
+    rows.append({"image": "PMC212310_Fig1_1.jpg", "caption": "  "})  # a row with an empty caption
+    (root / "pmc_oa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(CountError, match=r"5 pairs with images, the published count is 1,645,000-1,655,000"):
+        import_pmc_oa(root, tmp_path / "o")
+    monkeypatch.setitem(caption_import.PMC_OA_COUNTS, "pmc_oa", (6, 6))
+    res = import_pmc_oa(root, tmp_path / "o", allow_partial=True)
+    assert res.n_written == 4 and res.n_missing_images == 1 and len(res.errors) == 1
+    assert str(res.errors[0]) == f"{root / 'pmc_oa.jsonl'}:6 field 'caption': caption is empty"
+    assert res.warnings and "1 rows whose image is missing" in res.warnings[0]
+    sample = load_samples(tmp_path / "o" / "train.jsonl", check_images=True)[0]
+    assert sample.meta["pmcid"] == "PMC212310" and sample.source == "pmc_oa" and sample.id == "PMC212310_Fig1_1"
+    _validate(tmp_path / "o" / "train.jsonl")
