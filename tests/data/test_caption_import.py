@@ -168,3 +168,22 @@ def test_pmc_oa_counts_and_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     sample = load_samples(tmp_path / "o" / "train.jsonl", check_images=True)[0]
     assert sample.meta["pmcid"] == "PMC212310" and sample.source == "pmc_oa" and sample.id == "PMC212310_Fig1_1"
     _validate(tmp_path / "o" / "train.jsonl")
+
+
+def test_rocov2_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "ROCOv2"
+    ids = [f"ROCOv2_2023_valid_{i:06d}" for i in range(1, 4)]
+    for i, rid in enumerate(ids):
+        _image(root / "valid" / f"{rid}.jpg", 50 + i)
+    (root / "valid_captions.csv").write_text(
+        "ID,Caption\n" + "".join(f'{rid},"{CAPTIONS[i]}"\n' for i, rid in enumerate(ids)), encoding="utf-8")
+    (root / "valid_concepts.csv").write_text(f"ID,CUIs\n{ids[0]},C1306645;C0817096\n", encoding="utf-8")
+    with pytest.raises(CountError, match="ROCOv2 validation: 3 pairs with images, the published count is 9,904"):
+        import_roco(root, tmp_path / "o", splits=("validation",))
+    monkeypatch.setitem(caption_import.ROCO2_COUNTS, "validation", 3)
+    res = import_roco(root, tmp_path / "o", splits=("validation",), copy=True)["validation"]
+    assert res.n_written == 3 and not res.warnings
+    samples = load_samples(tmp_path / "o" / "validation.jsonl", check_images=True, images_within=True)
+    assert samples[0].id == ids[0] and samples[0].meta["cuis"] == ["C1306645", "C0817096"]
+    assert samples[0].images == [f"images/valid/{ids[0]}.jpg"] and samples[2].answer == CAPTIONS[2]
+    _validate(tmp_path / "o" / "validation.jsonl")

@@ -62,7 +62,8 @@ def import_captions_cmd(
 
 @import_app.command("roco")
 def import_roco_cmd(
-    root: Path = typer.Option(..., "--root", help="ROCO clone (with data/<split>/<subset>/captions.txt, images/)."),
+    root: Path = typer.Option(..., "--root", help="ROCO v1 clone (data/<split>/<subset>/captions.txt, "
+                              "images/) or ROCOv2 folder (<split>_captions.csv, <split>/)."),
     out: Path = typer.Option(..., "--out", help="Folder for <split>.jsonl."),
     split: list[str] = typer.Option(["train", "validation", "test"], "--split", help="Split(s) to import."),
     subset: str = typer.Option("radiology", "--subset", help="radiology or non-radiology."),

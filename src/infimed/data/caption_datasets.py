@@ -5,6 +5,8 @@ ROCO v1 (github.com/razorx89/roco-dataset, after ``scripts/fetch.py``): ``data/<
 ``keywords.txt``, ``semtypes.txt``, ``cuis.txt`` (``ROCO_xxxxx<TAB>item<TAB>item...``), kept in ``meta``.
 PMC-OA (huggingface.co/datasets/axiong/pmc_oa): ``pmc_oa.jsonl`` / ``pmc_oa_beta.jsonl`` rows with ``image``
 and ``caption`` (``pmcid``, ``url_name`` kept in ``meta``), images unpacked from ``images.zip`` into ``images/``.
+ROCOv2 (Zenodo, Scientific Data 2024): ``<split>_captions.csv`` (``ID,Caption``) beside ``train/``, ``valid/``,
+``test/`` image folders (``<ID>.jpg``); ``<split>_concepts.csv`` (``ID,CUIs``, ``;``-separated) goes to ``meta``.
 A pair whose image is absent counts as missing; fewer present pairs than published is a ``CountError``.
 """
 
@@ -17,6 +19,8 @@ from typing import Any
 from infimed.data.caption_import import (
     DEFAULT_PROMPT,
     PMC_OA_COUNTS,
+    ROCO2_COUNTS,
+    ROCO2_DIRS,
     ROCO_COUNTS,
     ROCO_META_FILES,
     ROCO_SPLITS,
@@ -26,6 +30,7 @@ from infimed.data.caption_import import (
     RawPair,
     RowError,
     check_count,
+    iter_caption_csv,
     iter_caption_jsonl,
     write_pairs,
 )
@@ -84,13 +89,57 @@ def iter_roco(folder: Path, subset: str) -> Iterator[RawPair | RowError]:
         raise CaptionImportError(f"{path}: not UTF-8 text ({exc})") from None
 
 
+def roco_version(root: Path) -> int:
+    """2 when ``root`` holds ROCOv2's ``<split>_captions.csv`` files, else 1."""
+    return 2 if any((root / f"{d}_captions.csv").is_file() for d in ROCO2_DIRS.values()) else 1
+
+
+def _roco2_concepts(path: Path) -> dict[str, list[str]]:
+    import csv
+
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = csv.DictReader(fh)
+        if not {"ID", "CUIs"} <= set(rows.fieldnames or []):
+            return {}
+        return {r["ID"]: [c.strip() for c in (r["CUIs"] or "").split(";") if c.strip()] for r in rows}
+
+
+def iter_roco2(root: Path, split: str) -> Iterator[RawPair | RowError]:
+    folder = ROCO2_DIRS[split]
+    concepts = _roco2_concepts(root / f"{folder}_concepts.csv")
+    for item in iter_caption_csv(root / f"{folder}_captions.csv", image_keys=("ID",), caption_key="Caption"):
+        if isinstance(item, RawPair):
+            rid = item.image
+            meta = {"cuis": concepts[rid]} if rid in concepts else {}
+            item = RawPair(item.file, item.line, f"{folder}/{rid}.jpg", item.caption, rid, None, meta)
+        yield item
+
+
 def import_roco(
     root: Path, out: Path, *, splits: tuple[str, ...] = ROCO_SPLITS, subset: str = "radiology",
     allow_partial: bool = False, copy: bool = False, strict: bool = False, prompt: str = DEFAULT_PROMPT,
 ) -> dict[str, ImportResult]:
-    """ROCO ``splits`` of ``subset`` -> ``out/<split>.jsonl`` (radiology modality left unset: CT, MRI, X-ray...)."""
-    folders = {split: roco_folder(root, split, subset) for split in splits}  # every split found before writing
+    """ROCO v1 or v2 ``splits`` of ``subset`` -> ``out/<split>.jsonl`` (modality left unset: CT, MRI, X-ray...)."""
     results: dict[str, ImportResult] = {}
+    if roco_version(root) == 2:
+        if subset != "radiology":
+            raise CaptionImportError("ROCOv2 has the radiology subset only")
+        for split in splits:
+            if split not in ROCO2_DIRS:
+                raise CaptionImportError(f"unknown ROCO split {split!r}; expected one of {', '.join(ROCO2_DIRS)}")
+            path = root / f"{ROCO2_DIRS[split]}_captions.csv"
+            if not path.is_file():
+                raise CaptionImportError(f"{path}: not found (ROCOv2 layout: <split>_captions.csv + <split>/)")
+        for split in splits:
+            out_file = out / f"{split}.jsonl"
+            res = write_pairs(iter_roco2(root, split), root, out_file, source="rocov2", split=split, prompt=prompt,
+                              copy=copy, strict=strict, missing_is_error=False)
+            _check(f"ROCOv2 {split}", res, ROCO2_COUNTS[split], allow_partial, out_file)
+            results[split] = res
+        return results
+    folders = {split: roco_folder(root, split, subset) for split in splits}  # every split found before writing
     for split, folder in folders.items():
         res = write_pairs(iter_roco(folder, subset), folder / "images", out / f"{split}.jsonl", source="roco",
                           split=split, prompt=prompt, copy=copy, strict=strict, missing_is_error=False)

@@ -34,11 +34,15 @@ from infimed.schema import MODALITIES, Sample, parse_sample
 DEFAULT_PROMPT = "Write a caption for this image."
 IMAGE_KEYS = ("image", "file_name", "filename", "path", "image_path")
 # ROCO v1 (Pelka et al., LABELS 2018; github.com/razorx89/roco-dataset): radiology pairs per split.
-# Non-radiology counts are not checked (not verified against the publication).
+# Non-radiology counts are not checked (not verified against the publication). Copies fetched with the
+# repository's script usually miss a few dozen images (dead links): HF mirrors hold 65,419-65,423 train pairs.
 ROCO_COUNTS: dict[tuple[str, str], int | None] = {
     ("train", "radiology"): 65_460, ("validation", "radiology"): 8_183, ("test", "radiology"): 8_182,
 }
 ROCO_SPLITS = ("train", "validation", "test")
+# ROCOv2 (Rückert et al., Scientific Data 2024, Zenodo): <split>_captions.csv (ID,Caption) + <split>/<ID>.jpg.
+ROCO2_COUNTS: dict[str, int] = {"train": 59_958, "validation": 9_904, "test": 9_927}
+ROCO2_DIRS = {"train": "train", "validation": "valid", "test": "test"}
 ROCO_SUBSETS = ("radiology", "non-radiology")
 ROCO_META_FILES = ("keywords", "semtypes", "cuis")
 # PMC-OA (Lin et al. 2023, PMC-CLIP): "1.65M image-caption pairs", a rounded figure: [1.645M, 1.655M).
@@ -159,7 +163,8 @@ def write_pairs(
         if mod is not None and mod not in MODALITIES:
             fail(pair, "modality", f"unknown modality {mod!r}; expected one of {', '.join(MODALITIES)}")
             return None
-        sid = id_prefix + (pair.id.strip() if pair.id and pair.id.strip() else Path(pair.image).stem)
+        default_id = Path(pair.image.strip()).with_suffix("").as_posix()
+        sid = id_prefix + (pair.id.strip() if pair.id and pair.id.strip() else default_id)
         if sid in seen:
             fail(pair, "id", f"duplicate id {sid!r}")
             return None
@@ -195,16 +200,18 @@ def _pick(row: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     return None
 
 
-def _row_pair(file: str, line: int, row: dict[str, Any]) -> RawPair | RowError:
-    image = _pick(row, IMAGE_KEYS)
+def _row_pair(file: str, line: int, row: dict[str, Any], image_keys: tuple[str, ...] = IMAGE_KEYS,
+              caption_key: str = "caption") -> RawPair | RowError:
+    image = _pick(row, image_keys)
     if image is None:
-        return RowError(file, line, "image", f"missing (expected one of: {', '.join(IMAGE_KEYS)})")
-    caption = row.get("caption")
+        return RowError(file, line, image_keys[0], f"missing (expected one of: {', '.join(image_keys)})")
+    caption = row.get(caption_key)
     if caption is None:
-        return RowError(file, line, "caption", "missing")
+        return RowError(file, line, caption_key, "missing")
     if not isinstance(caption, str):
-        return RowError(file, line, "caption", f"expected text, got {type(caption).__name__}")
-    extra = {k: v for k, v in row.items() if k not in (*IMAGE_KEYS, "caption", "id", "modality") and v not in (None, "")}
+        return RowError(file, line, caption_key, f"expected text, got {type(caption).__name__}")
+    skip = (*image_keys, caption_key, "id", "modality")
+    extra = {k: v for k, v in row.items() if k not in skip and v not in (None, "")}
     sid, mod = row.get("id"), row.get("modality")
     return RawPair(file, line, image, caption, str(sid) if sid not in (None, "") else None,
                    str(mod) if mod not in (None, "") else None, extra)
@@ -226,7 +233,8 @@ def iter_caption_jsonl(path: Path) -> Iterator[RawPair | RowError]:
             yield _row_pair(str(path), lineno, row)
 
 
-def iter_caption_csv(path: Path) -> Iterator[RawPair | RowError]:
+def iter_caption_csv(path: Path, *, image_keys: tuple[str, ...] = IMAGE_KEYS,
+                     caption_key: str = "caption") -> Iterator[RawPair | RowError]:
     """CSV rows (quoted multi-line captions allowed), each named by the line it starts on."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
@@ -236,9 +244,9 @@ def iter_caption_csv(path: Path) -> Iterator[RawPair | RowError]:
             return
         except csv.Error as exc:
             raise CaptionImportError(f"{path}:1: unreadable CSV header ({exc})") from None
-        if _pick(dict.fromkeys(header, ""), IMAGE_KEYS) is None or "caption" not in header:
-            raise CaptionImportError(f"{path}:1: the header needs an image column ({', '.join(IMAGE_KEYS)}) and "
-                                     f"'caption'; found {header}")
+        if _pick(dict.fromkeys(header, ""), image_keys) is None or caption_key not in header:
+            raise CaptionImportError(f"{path}:1: the header needs an image column ({', '.join(image_keys)}) and "
+                                     f"{caption_key!r}; found {header}")
         while True:
             start = reader.line_num + 1
             try:
@@ -253,7 +261,7 @@ def iter_caption_csv(path: Path) -> Iterator[RawPair | RowError]:
             if len(cells) != len(header):
                 yield RowError(str(path), start, "record", f"{len(cells)} cells, the header has {len(header)}")
                 continue
-            yield _row_pair(str(path), start, dict(zip(header, cells, strict=True)))
+            yield _row_pair(str(path), start, dict(zip(header, cells, strict=True)), image_keys, caption_key)
 
 
 def import_captions(
