@@ -187,3 +187,18 @@ def test_rocov2_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert samples[0].id == ids[0] and samples[0].meta["cuis"] == ["C1306645", "C0817096"]
     assert samples[0].images == [f"images/valid/{ids[0]}.jpg"] and samples[2].answer == CAPTIONS[2]
     _validate(tmp_path / "o" / "validation.jsonl")
+
+
+def test_image_outside_the_folder(tmp_path: Path) -> None:
+    images, elsewhere = tmp_path / "imgs", tmp_path / "elsewhere" / "x.png"
+    _image(images / "a.png", 0)
+    _image(elsewhere, 1)
+    rows = [{"image": "a.png", "caption": CAPTIONS[0]}, {"image": str(elsewhere), "caption": CAPTIONS[1]}]
+    caps = tmp_path / "caps.jsonl"
+    caps.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = import_captions(images, caps, tmp_path / "o")
+    assert res.n_written == 1 and "--allow-outside-images" in str(res.errors[0])
+    res = import_captions(images, caps, tmp_path / "o2", images_within=False)
+    assert res.n_written == 2 and not res.errors
+    res = import_captions(images, caps, tmp_path / "o3", images_within=False, copy=True)
+    assert res.n_written == 1 and "cannot be copied" in str(res.errors[0])

@@ -48,13 +48,15 @@ def import_captions_cmd(
     split: str = typer.Option("train", "--split", help="Split name of the records and the output file."),
     copy: bool = typer.Option(False, "--copy", help="Copy images into OUT/images/ instead of referencing them."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad row."),
+    images_within: bool = typer.Option(True, "--images-within/--allow-outside-images", help="Make an image name "
+                                       "leaving --images ('..', an absolute path elsewhere) a bad row."),
 ) -> None:
     """Import a folder of images plus a caption file as image-caption records."""
     from infimed.data.caption_import import CaptionImportError, import_captions
 
     try:
         res = import_captions(images, captions, out, modality=modality, prompt=prompt, copy=copy, strict=strict,
-                              split=split)
+                              split=split, images_within=images_within)
     except CaptionImportError as exc:
         _fail(exc)
     _report(f"captions into {out}", {split: res})

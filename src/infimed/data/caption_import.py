@@ -105,7 +105,7 @@ def clean_caption(text: str) -> str:
 def write_pairs(
     pairs: Iterable[RawPair | RowError], images_dir: Path, out_file: Path, *, source: str, split: str = "train",
     prompt: str = DEFAULT_PROMPT, modality: str | None = None, copy: bool = False, strict: bool = False,
-    missing_is_error: bool = True, id_prefix: str = "",
+    missing_is_error: bool = True, id_prefix: str = "", images_within: bool = True,
 ) -> ImportResult:
     """Validate each pair, reference (or copy) its image, write ``out_file`` atomically; bad rows collected."""
     if modality is not None and modality not in MODALITIES:
@@ -142,9 +142,9 @@ def write_pairs(
             fail(pair, "image", "image name is empty")
             return None
         try:
-            src = resolve_image_path(images_dir, pair.image.strip(), within=True)
+            src = resolve_image_path(images_dir, pair.image.strip(), within=images_within)
         except ImagePathError as exc:
-            fail(pair, "image", str(exc))
+            fail(pair, "image", f"{exc}; pass --allow-outside-images to accept it")
             return None
         if not src.is_file():
             if not missing_is_error:
@@ -169,7 +169,10 @@ def write_pairs(
             fail(pair, "id", f"duplicate id {sid!r}")
             return None
         seen.add(sid)
-        rel = src.relative_to(os.path.abspath(images_dir)) if copy else None
+        rel = Path(os.path.relpath(src, os.path.abspath(images_dir))) if copy else None
+        if rel is not None and rel.parts[:1] == ("..",):
+            fail(pair, "image", f"{src} lies outside the image folder and cannot be copied under images/")
+            return None
         if rel is not None:
             dst = out_dir / "images" / rel
             if not dst.exists():
@@ -266,9 +269,13 @@ def iter_caption_csv(path: Path, *, image_keys: tuple[str, ...] = IMAGE_KEYS,
 
 def import_captions(
     images: Path, captions: Path, out: Path, *, modality: str | None = None, prompt: str = DEFAULT_PROMPT,
-    copy: bool = False, strict: bool = False, split: str = "train",
+    copy: bool = False, strict: bool = False, split: str = "train", images_within: bool = True,
 ) -> ImportResult:
-    """A folder of images plus a JSONL / CSV of captions -> ``out/<split>.jsonl``."""
+    """A folder of images plus a JSONL / CSV of captions -> ``out/<split>.jsonl``.
+
+    Image names are relative to ``images``; one leaving it (``..``, an absolute path elsewhere) is a row error
+    unless ``images_within=False``.
+    """
     if not images.is_dir():
         raise CaptionImportError(f"{images}: image folder not found")
     if not captions.is_file():
@@ -281,7 +288,7 @@ def import_captions(
     else:
         raise CaptionImportError(f"{captions}: expected a .jsonl or .csv caption file")
     result = write_pairs(rows, images, out / f"{split}.jsonl", source=captions.stem, split=split, prompt=prompt,
-                         modality=modality, copy=copy, strict=strict)
+                         modality=modality, copy=copy, strict=strict, images_within=images_within)
     _write_report(out, result, split)
     return result
 
