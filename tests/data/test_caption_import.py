@@ -101,14 +101,19 @@ def _roco(root: Path, split: str, n: int, *, missing: int = 0) -> Path:
     folder = root / "data" / split / "radiology"
     lines, cuis = [], []
     for i in range(n):
-        rid = f"ROCO_{split[:1]}{i:05d}"
-        lines.append(f"{rid}\t {CAPTIONS[i % len(CAPTIONS)]}\n")
-        cuis.append(f"{rid}\tC0040405\tC0817096\n")
+        rid = f"ROCO_{split[:2]}{i:05d}"
+        text = "Spine." if i == 2 else CAPTIONS[i % len(CAPTIONS)]  # real ROCO has a few one-word captions
+        lines.append(f"{rid}\t {text}\n")
+        cuis.append(f"{rid}\t\tC0040405\tC0817096\n")  # the real files have two tabs after the id
         if i >= missing:
             _image(folder / "images" / f"{rid}.jpg", i, sixteen_bit=False)
     (folder / "captions.txt").write_text("".join(lines), encoding="utf-8")
     (folder / "cuis.txt").write_text("".join(cuis), encoding="utf-8")
-    (folder / "keywords.txt").write_text(f"ROCO_{split[:1]}00000\tnodule\tchest\n", encoding="utf-8")
+    rid0 = f"ROCO_{split[:2]}00000"
+    (folder / "keywords.txt").write_text(f"{rid0}\t\tnodule\tchest\n", encoding="utf-8")
+    (folder / "semtypes.txt").write_text(f"{rid0}\t\tT060\tDiagnostic Procedure\tT033\tFinding\n", encoding="utf-8")
+    (folder / "licences.txt").write_text(f"ROCO_ID,PMC_ID,CC\n{rid0},PMC4608653_cro-0008-0385-g01.jpg,CC BY-NC\n",
+                                         encoding="utf-8")
     return folder
 
 
@@ -132,19 +137,25 @@ def test_roco_counts_fail_then_allow_partial(tmp_path: Path, monkeypatch: pytest
     assert ok.exit_code == 0, ok.output
     assert "warning: ROCO train/radiology: 5 pairs" in ok.output
     train = load_samples(out / "train.jsonl", check_images=True)
-    assert [s.id for s in train] == [f"ROCO_t{i:05d}" for i in range(1, 6)]
+    assert [s.id for s in train] == [f"ROCO_tr{i:05d}" for i in (1, 3, 4, 5)]
+    assert "train skipped one-word captions" in ok.output
+    report = json.loads((out / "train.import.json").read_text())
+    assert report["skipped"] == [f"{root / 'data/train/radiology/captions.txt'}:3 field 'caption': "
+                                 "one-word caption 'Spine.'"]
     assert train[0].answer == CAPTIONS[1] and train[0].meta["cuis"] == ["C0040405", "C0817096"]
     assert train[0].split == "train" and train[0].source == "roco" and train[0].meta["subset"] == "radiology"
     test = load_samples(out / "test.jsonl")
-    assert test[0].meta["keywords"] == ["nodule", "chest"] and len(test) == 3
+    assert test[0].meta["keywords"] == ["nodule", "chest"] and len(test) == 2
+    assert test[0].meta["semtypes"] == ["T060 Diagnostic Procedure", "T033 Finding"]
+    assert test[0].meta["licence"] == "CC BY-NC" and test[0].meta["pmc_image"].startswith("PMC4608653_")
     _validate(out / "train.jsonl")
     _validate(out / "test.jsonl")
 
 
 def test_roco_published_counts() -> None:
-    counts = caption_import.ROCO_COUNTS
-    assert (counts[("train", "radiology")], counts[("validation", "radiology")],
-            counts[("test", "radiology")]) == (65_460, 8_183, 8_182)
+    counts = caption_import.ROCO_COUNTS  # the rows of the repository's caption lists (the paper: 65,460 / ...)
+    assert [counts[(s, "radiology")] for s in ("train", "validation", "test")] == [65_448, 8_180, 8_179]
+    assert [counts[(s, "non-radiology")] for s in ("train", "validation", "test")] == [4_895, 611, 612]
 
 
 def test_pmc_oa_counts_and_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,8 @@ def _report(title: str, results: dict[str, object]) -> None:
         n_errors += len(res.errors)
         rows += [(f"{name} rows", res.n_rows), (f"{name} records written", res.n_written),
                  (f"{name} missing images", res.n_missing_images), (f"{name} bad rows", len(res.errors))]
+        if res.skipped:
+            rows.append((f"{name} skipped one-word captions", len(res.skipped)))
     _table(title, rows)
     if n_errors:
         typer.echo(f"{n_errors} bad rows skipped (listed above); the other records were written", err=True)

@@ -2,7 +2,7 @@
 
 ROCO v1 (github.com/razorx89/roco-dataset, after ``scripts/fetch.py``): ``data/<split>/<subset>/`` with
 ``captions.txt`` (``ROCO_xxxxx<TAB>caption``, one pair a line), ``images/ROCO_xxxxx.jpg`` and the tab-separated
-``keywords.txt``, ``semtypes.txt``, ``cuis.txt`` (``ROCO_xxxxx<TAB>item<TAB>item...``), kept in ``meta``.
+``keywords.txt``, ``semtypes.txt``, ``cuis.txt`` (``ROCO_xxxxx<TAB>item<TAB>item...``) and ``licences.txt`` (``ROCO_ID,PMC_ID,CC``), kept in ``meta``.
 PMC-OA (huggingface.co/datasets/axiong/pmc_oa): ``pmc_oa.jsonl`` / ``pmc_oa_beta.jsonl`` rows with ``image``
 and ``caption`` (``pmcid``, ``url_name`` kept in ``meta``), images unpacked from ``images.zip`` into ``images/``.
 ROCOv2 (Zenodo, Scientific Data 2024): ``<split>_captions.csv`` (``ID,Caption``) beside ``train/``, ``valid/``,
@@ -12,6 +12,7 @@ A pair whose image is absent counts as missing; fewer present pairs than publish
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,9 @@ def _tab_lines(path: Path) -> Iterator[tuple[int, list[str] | None]]:
                 yield lineno, (line.split("\t") if "\t" in line else None)
 
 
-def _roco_meta(folder: Path) -> dict[str, dict[str, list[str]]]:
-    meta: dict[str, dict[str, list[str]]] = {}
+def _roco_meta(folder: Path) -> dict[str, dict[str, Any]]:
+    """Per ROCO id: keywords, cuis, semtypes (``T060 Diagnostic Procedure``), licence and PMC image name."""
+    meta: dict[str, dict[str, Any]] = {}
     for name in ROCO_META_FILES:
         path = folder / f"{name}.txt"
         if not path.is_file():
@@ -67,7 +69,18 @@ def _roco_meta(folder: Path) -> dict[str, dict[str, list[str]]]:
         for _, cells in _tab_lines(path):
             if cells:
                 items = [c.strip() for c in cells[1:] if c.strip()]
+                if name == "semtypes":  # code, name, code, name, ...
+                    items = [f"{code} {label}" for code, label in zip(items[::2], items[1::2], strict=False)]
                 meta.setdefault(cells[0].strip(), {})[name] = items
+    licences = folder / "licences.txt"  # ROCO_ID,PMC_ID,CC
+    if licences.is_file():
+        with licences.open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                rid = (row.get("ROCO_ID") or "").strip()
+                if rid:
+                    entry = meta.setdefault(rid, {})
+                    entry["licence"] = (row.get("CC") or "").strip()
+                    entry["pmc_image"] = (row.get("PMC_ID") or "").strip()
     return meta
 
 
@@ -95,8 +108,6 @@ def roco_version(root: Path) -> int:
 
 
 def _roco2_concepts(path: Path) -> dict[str, list[str]]:
-    import csv
-
     if not path.is_file():
         return {}
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -135,14 +146,14 @@ def import_roco(
         for split in splits:
             out_file = out / f"{split}.jsonl"
             res = write_pairs(iter_roco2(root, split), root, out_file, source="rocov2", split=split, prompt=prompt,
-                              copy=copy, strict=strict, missing_is_error=False)
+                              copy=copy, strict=strict, missing_is_error=False, published=True)
             _check(f"ROCOv2 {split}", res, ROCO2_COUNTS[split], allow_partial, out_file)
             results[split] = res
         return results
     folders = {split: roco_folder(root, split, subset) for split in splits}  # every split found before writing
     for split, folder in folders.items():
         res = write_pairs(iter_roco(folder, subset), folder / "images", out / f"{split}.jsonl", source="roco",
-                          split=split, prompt=prompt, copy=copy, strict=strict, missing_is_error=False)
+                          split=split, prompt=prompt, copy=copy, strict=strict, missing_is_error=False, published=True)
         _check(f"ROCO {split}/{subset}", res, ROCO_COUNTS.get((split, subset)), allow_partial, out / f"{split}.jsonl")
         results[split] = res
     return results
@@ -163,7 +174,7 @@ def import_pmc_oa(
         raise CaptionImportError(f"{image_dir}: image folder not found (unzip images.zip there, or pass --images)")
     out_file = out / "train.jsonl"
     res = write_pairs(iter_caption_jsonl(path), image_dir, out_file, source=variant, split="train", prompt=prompt,
-                      copy=copy, strict=strict, missing_is_error=False, id_prefix="")
+                      copy=copy, strict=strict, missing_is_error=False, published=True)
     _check(f"PMC-OA {variant}", res, PMC_OA_COUNTS[variant], allow_partial, out_file)
     return res
 

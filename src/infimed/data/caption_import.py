@@ -33,11 +33,13 @@ from infimed.schema import MODALITIES, Sample, parse_sample
 
 DEFAULT_PROMPT = "Write a caption for this image."
 IMAGE_KEYS = ("image", "file_name", "filename", "path", "image_path")
-# ROCO v1 (Pelka et al., LABELS 2018; github.com/razorx89/roco-dataset): radiology pairs per split.
-# Non-radiology counts are not checked (not verified against the publication). Copies fetched with the
-# repository's script usually miss a few dozen images (dead links): HF mirrors hold 65,419-65,423 train pairs.
+# ROCO v1 (Pelka et al., LABELS 2018) as published at github.com/razorx89/roco-dataset (commit a1f0ad6): the
+# rows of captions.txt / licences.txt per split and subset. The paper's radiology figures (65,460 / 8,183 /
+# 8,182) are 12 / 3 / 3 more than the repository lists. A copy fetched with its scripts/fetch.py usually misses
+# some images (dead links; HF mirrors hold 65,419-65,423 train pairs): import it with allow_partial.
 ROCO_COUNTS: dict[tuple[str, str], int | None] = {
-    ("train", "radiology"): 65_460, ("validation", "radiology"): 8_183, ("test", "radiology"): 8_182,
+    ("train", "radiology"): 65_448, ("validation", "radiology"): 8_180, ("test", "radiology"): 8_179,
+    ("train", "non-radiology"): 4_895, ("validation", "non-radiology"): 611, ("test", "non-radiology"): 612,
 }
 ROCO_SPLITS = ("train", "validation", "test")
 # ROCOv2 (Rückert et al., Scientific Data 2024, Zenodo): <split>_captions.csv (ID,Caption) + <split>/<ID>.jpg.
@@ -88,12 +90,14 @@ class ImportResult:
     n_rows: int = 0
     n_written: int = 0
     n_missing_images: int = 0
+    skipped: list[RowError] = field(default_factory=list)  # published rows a record cannot hold (one-word text)
     errors: list[RowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {"out_file": str(self.out_file), "rows": self.n_rows, "written": self.n_written,
                 "missing_images": self.n_missing_images, "errors": [str(e) for e in self.errors],
+                "skipped": [str(e) for e in self.skipped],
                 "warnings": self.warnings}
 
 
@@ -105,9 +109,13 @@ def clean_caption(text: str) -> str:
 def write_pairs(
     pairs: Iterable[RawPair | RowError], images_dir: Path, out_file: Path, *, source: str, split: str = "train",
     prompt: str = DEFAULT_PROMPT, modality: str | None = None, copy: bool = False, strict: bool = False,
-    missing_is_error: bool = True, id_prefix: str = "", images_within: bool = True,
+    missing_is_error: bool = True, id_prefix: str = "", images_within: bool = True, published: bool = False,
 ) -> ImportResult:
-    """Validate each pair, reference (or copy) its image, write ``out_file`` atomically; bad rows collected."""
+    """Validate each pair, reference (or copy) its image, write ``out_file`` atomically; bad rows collected.
+
+    ``published``: the rows are a dataset as released, so a one-word caption ("Spine.", real ROCO has a few
+    dozen) is skipped and listed in ``skipped`` rather than a bad row (a report target needs two words).
+    """
     if modality is not None and modality not in MODALITIES:
         raise CaptionImportError(f"unknown modality {modality!r}; expected one of {', '.join(MODALITIES)}")
     if not prompt.strip():
@@ -157,6 +165,9 @@ def write_pairs(
             fail(pair, "caption", "caption is empty")
             return None
         if len(text.split()) < 2:
+            if published:
+                result.skipped.append(RowError(pair.file, pair.line, "caption", f"one-word caption {text!r}"))
+                return None
             fail(pair, "caption", f"caption {text!r} has fewer than two words")
             return None
         mod = pair.modality.strip().lower() if pair.modality and pair.modality.strip() else modality
