@@ -164,9 +164,9 @@ def test_pmc_oa_counts_and_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     for i in range(5):
         name = f"PMC21231{i}_Fig{i + 1}_1.jpg"
         if i != 4:
-            _image(root / "images" / name, 30 + i, sixteen_bit=False)
-        rows.append({"image": name, "caption": f"A. {CAPTIONS[i % 4]}", "pmcid": f"PMC21231{i}",
-                     "url_name": f"1471-2121-4-13-{i}.jpg"})
+            _image(root / "caption_T060_filtered_top4_sep_v0_subfigures" / name, 30 + i, sixteen_bit=False)
+        rows.append({"image": name, "caption": f"A. {CAPTIONS[i % 4]}", "alignment_type": "ChatGPT",
+                     "alignment_score": 0.9, "pmcid": f"PMC21231{i}"})
     rows.append({"image": "PMC212310_Fig1_1.jpg", "caption": "  "})  # a row with an empty caption
     (root / "pmc_oa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(CountError, match=r"5 pairs with images, the published count is 1,645,000-1,655,000"):
@@ -177,7 +177,9 @@ def test_pmc_oa_counts_and_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert str(res.errors[0]) == f"{root / 'pmc_oa.jsonl'}:6 field 'caption': caption is empty"
     assert res.warnings and "1 rows whose image is missing" in res.warnings[0]
     sample = load_samples(tmp_path / "o" / "train.jsonl", check_images=True)[0]
-    assert sample.meta["pmcid"] == "PMC212310" and sample.source == "pmc_oa" and sample.id == "PMC212310_Fig1_1"
+    assert sample.meta["alignment_score"] == 0.9 and sample.meta["pmcid"] == "PMC212310"
+    assert sample.source == "pmc_oa" and sample.id == "PMC212310_Fig1_1"
+    assert sample.images == ["../pmc_oa/caption_T060_filtered_top4_sep_v0_subfigures/PMC212310_Fig1_1.jpg"]
     _validate(tmp_path / "o" / "train.jsonl")
 
 

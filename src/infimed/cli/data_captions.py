@@ -94,7 +94,8 @@ def import_pmc_oa_cmd(
     root: Path = typer.Option(..., "--root", help="PMC-OA folder (pmc_oa.jsonl / pmc_oa_beta.jsonl, images/)."),
     out: Path = typer.Option(..., "--out", help="Folder for train.jsonl."),
     variant: str = typer.Option("pmc_oa", "--variant", help="pmc_oa (sub-captions) or pmc_oa_beta (whole)."),
-    images: Path | None = typer.Option(None, "--images", help="Image folder (default ROOT/images)."),
+    images: Path | None = typer.Option(None, "--images", help="Image folder (default: the unpacked images.zip "
+                                 "under ROOT, caption_T060_filtered_top4_sep_v0_subfigures/, or ROOT/images)."),
     allow_partial: bool = typer.Option(False, "--allow-partial", help="Import a copy with missing images or rows."),
     prompt: str = typer.Option("Write a caption for this image.", "--prompt", help=PROMPT_HELP),
     copy: bool = typer.Option(False, "--copy", help="Copy images into OUT/images/."),

@@ -4,7 +4,8 @@ ROCO v1 (github.com/razorx89/roco-dataset, after ``scripts/fetch.py``): ``data/<
 ``captions.txt`` (``ROCO_xxxxx<TAB>caption``, one pair a line), ``images/ROCO_xxxxx.jpg`` and the tab-separated
 ``keywords.txt``, ``semtypes.txt``, ``cuis.txt`` (``ROCO_xxxxx<TAB>item<TAB>item...``) and ``licences.txt`` (``ROCO_ID,PMC_ID,CC``), kept in ``meta``.
 PMC-OA (huggingface.co/datasets/axiong/pmc_oa): ``pmc_oa.jsonl`` / ``pmc_oa_beta.jsonl`` rows with ``image``
-and ``caption`` (``pmcid``, ``url_name`` kept in ``meta``), images unpacked from ``images.zip`` into ``images/``.
+and ``caption`` (other keys, e.g. ``alignment_type``, ``alignment_score``, ``pmcid``, kept in ``meta``), images
+from ``images.zip`` (which unpacks into ``caption_T060_filtered_top4_sep_v0_subfigures/``).
 ROCOv2 (Zenodo, Scientific Data 2024): ``<split>_captions.csv`` (``ID,Caption``) beside ``train/``, ``valid/``,
 ``test/`` image folders (``<ID>.jpg``); ``<split>_concepts.csv`` (``ID,CUIs``, ``;``-separated) goes to ``meta``.
 A pair whose image is absent counts as missing; fewer present pairs than published is a ``CountError``.
@@ -20,6 +21,7 @@ from typing import Any
 from infimed.data.caption_import import (
     DEFAULT_PROMPT,
     PMC_OA_COUNTS,
+    PMC_OA_IMAGE_SUBDIR,
     ROCO2_COUNTS,
     ROCO2_DIRS,
     ROCO_COUNTS,
@@ -159,6 +161,12 @@ def import_roco(
     return results
 
 
+def pmc_oa_image_dirs(root: Path) -> list[Path]:
+    """Where PMC-OA's images may lie: images.zip unpacks into ``caption_T060_filtered_top4_sep_v0_subfigures/``."""
+    sub = PMC_OA_IMAGE_SUBDIR
+    return [root / "images" / sub, root / sub, root / "images"]
+
+
 def import_pmc_oa(
     root: Path, out: Path, *, variant: str = "pmc_oa", images: Path | None = None, allow_partial: bool = False,
     copy: bool = False, strict: bool = False, prompt: str = DEFAULT_PROMPT,
@@ -169,9 +177,11 @@ def import_pmc_oa(
     path = root / f"{variant}.jsonl"
     if not path.is_file():
         raise CaptionImportError(f"{path}: not found (PMC-OA layout: pmc_oa.jsonl / pmc_oa_beta.jsonl + images/)")
-    image_dir = images if images is not None else root / "images"
-    if not image_dir.is_dir():
-        raise CaptionImportError(f"{image_dir}: image folder not found (unzip images.zip there, or pass --images)")
+    image_dir = images if images is not None else next((d for d in pmc_oa_image_dirs(root) if d.is_dir()), None)
+    if image_dir is None or not image_dir.is_dir():
+        tried = ", ".join(str(d) for d in ([images] if images else pmc_oa_image_dirs(root)))
+        raise CaptionImportError(f"PMC-OA image folder not found (unzip images.zip into {root}, or pass --images); "
+                                 f"looked for: {tried}")
     out_file = out / "train.jsonl"
     res = write_pairs(iter_caption_jsonl(path), image_dir, out_file, source=variant, split="train", prompt=prompt,
                       copy=copy, strict=strict, missing_is_error=False, published=True)

@@ -47,8 +47,10 @@ ROCO2_COUNTS: dict[str, int] = {"train": 59_958, "validation": 9_904, "test": 9_
 ROCO2_DIRS = {"train": "train", "validation": "valid", "test": "test"}
 ROCO_SUBSETS = ("radiology", "non-radiology")
 ROCO_META_FILES = ("keywords", "semtypes", "cuis")
-# PMC-OA (Lin et al. 2023, PMC-CLIP): "1.65M image-caption pairs", a rounded figure: [1.645M, 1.655M).
+# PMC-OA (Lin et al. 2023, PMC-CLIP): "1.65M image-caption pairs" (the HF loader says "1.6M"), no exact count
+# published: a complete copy must round to 1.65M, i.e. lie in [1.645M, 1.655M].
 # PMC-OA-Beta has no published count we could verify; only missing images are checked for it.
+PMC_OA_IMAGE_SUBDIR = "caption_T060_filtered_top4_sep_v0_subfigures"  # the folder inside images.zip
 PMC_OA_COUNTS: dict[str, tuple[int, int] | None] = {"pmc_oa": (1_645_000, 1_655_000), "pmc_oa_beta": None}
 
 
