@@ -171,6 +171,8 @@ def test_pmc_oa_counts_and_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     (root / "pmc_oa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(CountError, match=r"5 pairs with images, the published count is 1,645,000-1,655,000"):
         import_pmc_oa(root, tmp_path / "o")
+    cli = runner.invoke(app, ["data", "import", "pmc-oa", "--root", str(root), "--out", str(tmp_path / "c")], env=ENV)
+    assert cli.exit_code == 2 and "pass --allow-partial" in cli.output
     monkeypatch.setitem(caption_import.PMC_OA_COUNTS, "pmc_oa", (6, 6))
     res = import_pmc_oa(root, tmp_path / "o", allow_partial=True)
     assert res.n_written == 4 and res.n_missing_images == 1 and len(res.errors) == 1
