@@ -143,3 +143,6 @@ def synth_captions_cmd(
     rows += [(f"text {k}", v) for k, v in summary["by_text_kind"].items()]
     rows += [(f"defect {k}", v) for k, v in summary["defects"].items()]
     _table(f"phantom captions in {out} ({summary['seconds']:.1f} s)", rows)
+
+
+from infimed.cli import data_captions as _data_captions  # noqa: E402,F401  (registers import captions/roco/pmc-oa)
