@@ -107,7 +107,7 @@ class Task:
 class CaptionConsistency:
     name = "caption_consistency"
 
-    def __init__(self, *, lexicon: str | None = None, min_support: int = 20, min_accuracy: float = 0.85,
+    def __init__(self, *, lexicon: str | None = None, min_support: int = 20, min_accuracy: float = 0.8,
                  margin: float = 0.4, rival_factor: float = 1.0, rounds: int = 2, folds: int = 5, max_train: int = 1500):
         if not 0.0 <= margin < 1.0:
             raise ValueError(f"caption_consistency: margin must be in [0, 1), got {margin}")
