@@ -10,7 +10,10 @@ is judged by a probe that saw it. An attribute whose probe does not beat ``min_a
 out of fold) is not checked: the image cannot tell its values apart. Confident learning then drops a sample
 as ``caption_mismatch`` when the probability of its text's value is below that value's threshold (the mean
 self-confidence of the samples carrying it) and another value reaches its own threshold and beats it by
-``margin``; the detail names the attribute, the text's value and the probe's alternative. Kept samples that
+``margin`` (``rival_factor`` < 1 relaxes "reaches its own threshold" to that share of it). With ``rounds`` 2
+(default) this runs twice, the second time with every text flagged in the first left out of training (prune
+and retrain: a swapped text is wrong in all its attributes, and poisons every probe it trains). The detail
+names the attribute, the text's value and the probe's alternative. Kept samples that
 were checked get ``meta.scores.caption_consistency``: the lowest out-of-fold probability of a value their
 text names. Only ``answer_type: report`` samples with a readable image are read; others pass untouched.
 """
