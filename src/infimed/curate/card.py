@@ -26,6 +26,7 @@ REASON_KIND = {
     "image_unreadable": "corrupt_image", "image_too_large": "corrupt_image", "image_blank": "blank_image",
     "contamination": "contamination", "label_conflict": "wrong_label",
     "caption_truncated": "truncated", "compound_figure": "multi_panel", "low_alignment": "wrong_caption",
+    "caption_mismatch": "wrong_caption",
 }
 NOT_DEFECT_REASONS = ("not_selected", "not_mixed")
 BINS = 10

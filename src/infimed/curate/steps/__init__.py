@@ -2,6 +2,7 @@
 
 from infimed.curate.steps import (
     alignment,
+    caption_consistency,
     caption_quality,
     compound_figure,
     decontaminate,
@@ -19,6 +20,6 @@ from infimed.curate.steps import (
 )
 
 __all__ = [
-    "alignment", "caption_quality", "compound_figure", "decontaminate", "dedup_against", "dedup_exact", "dedup_near", "deidentify", "label_noise", "mix", "pass_rate",
+    "alignment", "caption_consistency", "caption_quality", "compound_figure", "decontaminate", "dedup_against", "dedup_exact", "dedup_near", "deidentify", "label_noise", "mix", "pass_rate",
     "quality", "select", "validate", "verifiable",
 ]
