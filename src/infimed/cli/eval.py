@@ -71,6 +71,24 @@ def load_data(data: Path | None, benchmark: str | None, data_root: Path | None, 
         raise typer.BadParameter(str(message)) from exc
 
 
+# generation options shared by `eval run` and `eval probe`
+MODE = typer.Option("direct", "--mode", help="Prompt mode: direct (bare answer) or reasoning (<think>/<answer>).")
+BATCH_SIZE = typer.Option(None, "--batch-size", help="Batch size of hf / chunk size of vllm (default: backend's own).")
+MAX_NEW_TOKENS = typer.Option(256, "--max-new-tokens", help="Most tokens generated per answer.")
+TEMPERATURE = typer.Option(0.0, "--temperature", help="Sampling temperature; 0 = greedy.")
+TOP_P = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (ignored when greedy).")
+CONCURRENCY = typer.Option(32, "--concurrency", help="openai: requests in flight at once.")
+BASE_URL = typer.Option(None, "--base-url", help="openai: server URL, e.g. http://localhost:8000/v1.")
+API_KEY_ENV = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: environment variable holding the API key.")
+TP = typer.Option(1, "--tp", help="vllm: tensor-parallel GPUs per engine.")
+DP = typer.Option(1, "--dp", help="vllm: data-parallel engine processes (each on its own --tp GPUs).")
+DEVICE = typer.Option("auto", "--device", help="hf: device (auto, cpu, cuda, cuda:1 ...).")
+DTYPE = typer.Option("auto", "--dtype", help="hf/vllm: weight dtype (auto, bfloat16, float16, float32).")
+OPTION = typer.Option([], "--option", "-o", help="Extra backend option KEY=VALUE (repeatable), e.g. -o delay=0.1 for mock.")
+OVERWRITE = typer.Option(False, "--overwrite", help="Discard predictions cached in --out under other settings.")
+N_BOOT = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% confidence intervals.")
+
+
 def start_backend(backend: str, model: str, options: dict[str, Any], flag: str = "--backend") -> Any:
     from infimed.backends import BACKENDS
 
@@ -179,22 +197,22 @@ def run(
     limit: int | None = typer.Option(None, "--limit", help="Evaluate a seeded sample of N, stratified over answer, modality and task (the same for every model)."),
     limit_seed: int = typer.Option(0, "--limit-seed", help="Seed of the --limit sample."),
     images_within: bool | None = typer.Option(None, "--images-within-data/--allow-outside-images", help="Refuse image paths that leave the data folder ('..', absolute); default: on for --benchmark, off for --data."),
-    mode: str = typer.Option("direct", "--mode", help="Prompt mode: direct (bare answer) or reasoning (<think>/<answer>)."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size of hf / chunk size of vllm (default: backend's own)."),
-    max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Most tokens generated per answer."),
-    temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature; 0 = greedy."),
-    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (ignored when greedy)."),
+    mode: str = MODE,
+    batch_size: int | None = BATCH_SIZE,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    temperature: float = TEMPERATURE,
+    top_p: float = TOP_P,
     seed: int = typer.Option(0, "--seed", help="Seed for sampling and bootstrap confidence intervals."),
-    concurrency: int = typer.Option(32, "--concurrency", help="openai: requests in flight at once."),
-    base_url: str | None = typer.Option(None, "--base-url", help="openai: server URL, e.g. http://localhost:8000/v1."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: environment variable holding the API key."),
-    tp: int = typer.Option(1, "--tp", help="vllm: tensor-parallel GPUs per engine."),
-    dp: int = typer.Option(1, "--dp", help="vllm: data-parallel engine processes (each on its own --tp GPUs)."),
-    device: str = typer.Option("auto", "--device", help="hf: device (auto, cpu, cuda, cuda:1 ...)."),
-    dtype: str = typer.Option("auto", "--dtype", help="hf/vllm: weight dtype (auto, bfloat16, float16, float32)."),
-    option: list[str] = typer.Option([], "--option", "-o", help="Extra backend option KEY=VALUE (repeatable), e.g. -o delay=0.1 for mock."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Discard predictions cached in --out under other settings."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% confidence intervals."),
+    concurrency: int = CONCURRENCY,
+    base_url: str | None = BASE_URL,
+    api_key_env: str = API_KEY_ENV,
+    tp: int = TP,
+    dp: int = DP,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    option: list[str] = OPTION,
+    overwrite: bool = OVERWRITE,
+    n_boot: int = N_BOOT,
     judge: str | None = JUDGE, judge_backend: str = JUDGE_BACKEND, judge_base_url: str | None = JUDGE_BASE_URL,
     judge_on: str = JUDGE_ON, judge_template: str = JUDGE_TEMPLATE, judge_cache: Path | None = JUDGE_CACHE,
     judge_concurrency: int = JUDGE_CONCURRENCY, judge_timeout: float = JUDGE_TIMEOUT,
