@@ -248,3 +248,30 @@ def prepare_model(
             train_vision=not freeze_vision, train_projector=not freeze_projector,
         )
     return net, processor, peft_config
+
+
+def encoded_collator(model: Any, processor: Any, *, assistant_only_loss: bool, max_length: int | None) -> Any:
+    """The collator of image rows (``infimed.train.collate``), with the pad token TRL would choose, mirrored
+    onto the model's configs as TRL does for its own collator."""
+    from infimed.train.collate import EncodedVisionCollator
+
+    tokenizer = getattr(processor, "tokenizer", processor)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.config.get_text_config().pad_token_id = tokenizer.pad_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return EncodedVisionCollator(processor, pad_token_id=tokenizer.pad_token_id,
+                                 assistant_only_loss=assistant_only_loss, max_length=max_length)
+
+
+def cpu_loss_trainer(trainer_class: Any) -> Any:
+    """``trainer_class`` with the model's own cross-entropy instead of TRL's fused LM head.
+
+    The fused head (chunked log-probs, plus entropy and token accuracy) saves the memory of the full logits on
+    GPUs with large vocabularies; on the CPU it costs ~45% of a tiny model's step (bench/train_step.py), so
+    without CUDA the loss is ``transformers.Trainer``'s (the same mean over label tokens) and the loss log
+    has no entropy or token accuracy.
+    """
+    from transformers import Trainer
+
+    return type(f"CpuLoss{trainer_class.__name__}", (trainer_class,), {"compute_loss": Trainer.compute_loss})

@@ -154,26 +154,23 @@ def training_messages(sample: Sample, mode: Mode) -> tuple[list[dict[str, Any]],
 
 
 def sft_dataset(samples: Sequence[Sample], *, mode: Mode = "direct") -> Dataset:
-    """A ``datasets.Dataset`` whose rows read as ``{"messages": [...], "images": [PIL, ...]}`` for SFTTrainer.
+    """A ``datasets.Dataset`` for SFTTrainer: ``{"messages": <chat JSON>, "images": [path, ...]}`` per row.
 
-    A set without any image (text QA) has no ``images`` column, so TRL treats it as text and tokenizes it
-    once up front (and can pack it); image sets are processed per batch.
+    Image rows are encoded (chat template, tokens, pixels) by ``infimed.train.collate.EncodedVisionCollator``
+    the first time they are drawn, so nothing is decoded or copied into Arrow up front and a run over hundreds
+    of thousands of samples starts at once. A set without any image (text QA) has only a ``messages`` column of
+    chats, so TRL treats it as text and tokenizes it once up front (and can pack it).
     """
     from datasets import Dataset
 
     chats, paths = zip(*(training_messages(s, mode) for s in samples), strict=True) if samples else ((), ())
     if any(paths):
-        ds = Dataset.from_dict({"messages_json": [json.dumps(c) for c in chats], "image_paths": list(paths)})
-        ds.set_transform(_materialise_sft)
-        return ds
+        return Dataset.from_dict({"messages": [json.dumps(c) for c in chats], "images": list(paths)})
     return Dataset.from_dict({"messages": list(chats)})
 
 
-def _materialise_sft(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    return {
-        "messages": [json.loads(m) for m in batch["messages_json"]],
-        "images": [load_images(p) for p in batch["image_paths"]],
-    }
+def has_images(dataset: Dataset) -> bool:
+    return "images" in dataset.column_names
 
 
 def load_images(paths: Sequence[str]) -> list[Any]:

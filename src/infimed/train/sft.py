@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from infimed.train import components, settings
-from infimed.train.data import sft_dataset
+from infimed.train.data import has_images, sft_dataset
 
 
 def train_sft(
@@ -86,6 +86,8 @@ def train_sft(
         lora_dropout=lora_dropout, lora_targets=lora_targets, freeze_language=freeze_language,
     )
 
+    collator = components.encoded_collator(net, processor, assistant_only_loss=assistant_only_loss,
+                                           max_length=max_length) if has_images(dataset) else None
     args = SFTConfig(
         **settings.trainer_arguments(
             out_dir, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate, schedule=schedule,
@@ -94,13 +96,14 @@ def train_sft(
             save_total_limit=save_total_limit, logging_steps=logging_steps, seed=seed,
         ),
         weight_decay=weight_decay,
-        assistant_only_loss=assistant_only_loss,
+        assistant_only_loss=assistant_only_loss and collator is None,  # image rows: the collator masks
         max_length=max_length,
         packing=packing,
         padding_free=padding_free,
     )
-    trainer = SFTTrainer(
-        model=net, args=args, train_dataset=dataset, processing_class=processor,
+    trainer_class = SFTTrainer if components.has_cuda() else components.cpu_loss_trainer(SFTTrainer)
+    trainer = trainer_class(
+        model=net, args=args, train_dataset=dataset, processing_class=processor, data_collator=collator,
         peft_config=peft_config, callbacks=[LossLog(out_dir / "loss.jsonl")],
     )
     return components.train_and_save(
