@@ -102,3 +102,18 @@ def test_validate_images_within_data(tmp_path: Path) -> None:
         assert f"{path}:2 [id=up] field 'images': images[0] '../outside.png' lies outside the data folder {data}" \
             in result.output
         assert f"{path}:3 [id=abs] field 'images'" in result.output and "[id=in]" not in result.output
+
+
+def test_synth_val_flag_writes_a_validation_split(tmp_path: Path) -> None:
+    plain, with_val = tmp_path / "plain", tmp_path / "val"
+    assert runner.invoke(app, ["data", "synth", "--out", str(plain), "--n", "60", "--seed", "1"]).exit_code == 0
+    result = runner.invoke(app, ["data", "synth", "--out", str(with_val), "--n", "60", "--seed", "1", "--val", "25"])
+    assert result.exit_code == 0, result.output
+    assert not (plain / "val.jsonl").exists()
+    rows = [json.loads(x) for x in (with_val / "val.jsonl").read_text().splitlines()]
+    assert len(rows) == 25 and {r["split"] for r in rows} == {"val"}
+    for name in ("train.jsonl", "test.jsonl"):
+        assert (plain / name).read_bytes() == (with_val / name).read_bytes(), name
+    assert json.loads((with_val / "synth.json").read_text())["n_val"] == 25
+    bad = runner.invoke(app, ["data", "synth", "--out", str(tmp_path / "x"), "--n", "10", "--val", "-1"])
+    assert bad.exit_code != 0 and not (tmp_path / "x" / "train.jsonl").exists()

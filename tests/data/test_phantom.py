@@ -132,3 +132,38 @@ def test_held_out_grows_the_test_split_and_leaves_the_pool_alone(tmp_path):
     assert all((tmp_path / "b" / r["images"][0]).exists() for r in test)
     with pytest.raises(ValueError, match="held_out"):
         synth(tmp_path / "c", n=10, held_out=-1)
+
+
+def test_val_is_a_clean_split_of_its_own_and_leaves_train_and_test_alone(tmp_path):
+    base = synth(tmp_path / "a", n=150, seed=2, defects=True, held_out=20)
+    more = synth(tmp_path / "b", n=150, seed=2, defects=True, held_out=20, val=45)
+    for name in ("train.jsonl", "test.jsonl", "defects.jsonl"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert not (tmp_path / "a" / "val.jsonl").exists() and base["n_val"] == 0
+    # like held_out, the count is exact: whole cases, the last one asked only as many questions as are left
+    val = load_samples(tmp_path / "b" / "val.jsonl", check_images=True)
+    assert len(val) == more["n_val"] == 45 and {s.split for s in val} == {"val"}
+    assert (more["n_train"], more["n_test"], more["by_task"]) == (base["n_train"], base["n_test"], base["by_task"])
+    others = read_jsonl(tmp_path / "b" / "train.jsonl") + read_jsonl(tmp_path / "b" / "test.jsonl")
+    assert not {s.images[0] for s in val} & {r["images"][0] for r in others}
+    assert not {s.id for s in val} & {r["id"] for r in others}
+    assert not {s.meta["case_id"] for s in val} & {r["meta"].get("case_id") for r in others}
+    # clean: no defect is or copies a val sample, and every answer is the generator's truth
+    defects = read_jsonl(tmp_path / "b" / "defects.jsonl")
+    assert not ({d["id"] for d in defects} | {d["of"] for d in defects}) & {s.id for s in val}
+    cases = {c["case_id"]: c for c in read_jsonl(tmp_path / "b" / "cases.jsonl")}
+    val_cases = {c["case_id"] for c in cases.values() if c["split"] == "val"}
+    assert val_cases == {s.meta["case_id"] for s in val} and len(cases) == base["n_cases"] + len(val_cases)
+    for sample in val:
+        assert sample.answer == expected_answer(sample, cases[sample.meta["case_id"]]), sample.id
+    assert list(validate_file(tmp_path / "b" / "val.jsonl")) == []
+    with pytest.raises(ValueError, match="val: must be >= 0"):
+        synth(tmp_path / "c", n=10, val=-1)
+
+
+def test_rerun_without_val_removes_the_stale_val_file(tmp_path):
+    synth(tmp_path, n=40, seed=0, val=10)
+    assert (tmp_path / "val.jsonl").exists()
+    synth(tmp_path, n=40, seed=0)
+    assert not (tmp_path / "val.jsonl").exists()
+    assert json.loads((tmp_path / "synth.json").read_text())["n_val"] == 0

@@ -26,22 +26,28 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> None:
 
 @app.command()
 def synth(
-    out: Path = typer.Option(..., "--out", help="Folder for train.jsonl, test.jsonl, images/ (and defects.jsonl)."),
+    out: Path = typer.Option(..., "--out", help="Folder for train.jsonl, test.jsonl, images/ (and defects.jsonl, "
+                             "val.jsonl)."),
     n: int = typer.Option(1000, "--n", min=1, help="Number of clean samples (train + test, ~20% test)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical output."),
     test_every: int = typer.Option(5, "--test-every", min=2, help="Every N-th case goes to the test split "
                                    "(5: ~20% of samples, 3: ~33%)."),
     held_out: int = typer.Option(0, "--held-out", min=0, help="This many more test samples, from cases of their "
                                  "own; the train pool stays byte-identical (a larger test, tighter CIs)."),
+    val: int = typer.Option(0, "--val", min=0, help="This many clean validation questions (val.jsonl), on "
+                            "cases of their own, for choosing hyperparameters; the train and test files do "
+                            "not change."),
     defects: bool = typer.Option(False, "--defects", help="Inject duplicates, wrong labels, bad images, PHI and "
                                  "test copies into train and write defects.jsonl."),
 ) -> None:
     """Generate the procedural medical phantom VQA set (CT, MRI, X-ray, ultrasound; six task types)."""
     from infimed.data.phantom import synth as run
 
-    summary = run(out, n=n, seed=seed, defects=defects, test_every=test_every, held_out=held_out)
+    summary = run(out, n=n, seed=seed, defects=defects, test_every=test_every, held_out=held_out, val=val)
     rows: list[tuple[str, Any]] = [("cases (images)", summary["n_cases"]), ("train", summary["n_train"]),
                                    ("test", summary["n_test"])]
+    if summary["n_val"]:
+        rows.append(("val", summary["n_val"]))
     rows += [(f"task {k}", v) for k, v in summary["by_task"].items()]
     rows += [(f"modality {k}", v) for k, v in summary["by_modality"].items()]
     rows += [(f"defect {k}", v) for k, v in summary["defects"].items()]

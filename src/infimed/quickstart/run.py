@@ -91,8 +91,12 @@ def _relocated(sample: Sample, new_dir: Path) -> dict[str, Any]:
 
 
 def prepare_data(out: Path, *, data: Path | None, npz: Path | None, n: int, seed: int,
-                 held_out: int = 0) -> dict[str, Path]:
-    """The dirty train pool, the clean test split and (when known) the defect manifest."""
+                 held_out: int = 0, val: int = 0) -> dict[str, Path]:
+    """The dirty train pool, the clean test split, the defect manifest and the clean validation split.
+
+    ``truth`` and ``val`` may not exist: ``val.jsonl`` comes from MedMNIST's own val split (never dirtied), from
+    ``val`` phantom questions on cases of their own (0: none), or from whatever folder ``data`` names.
+    """
     from infimed.data.phantom import synth
 
     folder = out / "data"
@@ -108,12 +112,14 @@ def prepare_data(out: Path, *, data: Path | None, npz: Path | None, n: int, seed
             medmnist_with_defects(npz, folder, seed=seed)
             mark_stage(folder, fp)
     else:
-        fp = stage_fingerprint("phantom", n, seed, held_out, TEST_EVERY)
+        # val only enters the fingerprint when asked for: val=0 writes what it always did
+        fp = stage_fingerprint("phantom", n, seed, held_out, TEST_EVERY, *([val] if val else []))
         if not reuse_stage(folder, fp, "the phantom data"):
             log(f"generating the phantom set with defects (n={n})")
-            synth(folder, n=n, seed=seed, defects=True, test_every=TEST_EVERY, held_out=held_out)
+            synth(folder, n=n, seed=seed, defects=True, test_every=TEST_EVERY, held_out=held_out, val=val)
             mark_stage(folder, fp)
-    paths = {"train": folder / "train.jsonl", "test": folder / "test.jsonl", "truth": folder / "defects.jsonl"}
+    paths = {"train": folder / "train.jsonl", "test": folder / "test.jsonl", "truth": folder / "defects.jsonl",
+             "val": folder / "val.jsonl"}
     for key in ("train", "test"):
         if not paths[key].exists():
             raise FileNotFoundError(f"{paths[key]} not found (--data needs a folder with train.jsonl and test.jsonl)")
