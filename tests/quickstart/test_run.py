@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from infimed.quickstart.run import STAGE_MARKER, quickstart, reuse_stage, stage_fingerprint
+from infimed.quickstart.run import quickstart
+from infimed.quickstart.stages import STAGE_MARKER, reuse_stage, stage_fingerprint
 
 TINY = {"n": 60, "held_out": 6, "seeds": 1, "batch_size": 4, "workers": 1}
 

@@ -14,12 +14,10 @@ stage that depends on it (their fingerprints include its own). Curation resumes 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
 import shlex
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,13 @@ import numpy as np
 
 from infimed.io.jsonl import file_checksum, iter_json_lines, load_samples, write_json, write_jsonl, write_text
 from infimed.quickstart.recipe import (
+    ALIGN_LR,
+    ALIGN_N,
+    ALIGN_SEED_OFFSET,
+    ALIGN_STEPS,
     BATCH_SIZE,
+    EVAL_BATCH,
+    MODEL,
     HELD_OUT,
     LEARNING_RATE,
     SEEDS,
@@ -37,51 +41,18 @@ from infimed.quickstart.recipe import (
     describe_recipe,
     train_flags,
 )
+from infimed.quickstart.stages import (
+    log,
+    mark_stage,
+    reuse_stage,
+    stage_fingerprint,
+)
 from infimed.schema import Sample
 
 ARMS = ("curated", "random", "full")
 # a third of the phantom cases are held out for the test split (plus recipe.HELD_OUT questions)
 TEST_EVERY = 3
-STAGE_MARKER = ".quickstart-stage.json"
 EVAL_TOKENS = 12  # max_new_tokens of the evaluation: the answers are short
-
-
-def log(message: str, label: str = "quickstart") -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[bold cyan]{label}[/] {message}")
-
-
-def stage_fingerprint(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def reuse_stage(folder: Path, fp: str, what: str, *, label: str = "quickstart") -> bool:
-    """True (and said) when ``folder`` holds a finished stage made with fingerprint ``fp``. Otherwise the stage
-    is to run: a folder made with other inputs or settings is cleared first (a training run would resume from
-    its old checkpoints, an evaluation reuse its old predictions); one left by an interrupted run with the same
-    fingerprint is kept, so the stage resumes."""
-    try:
-        marker = json.loads((folder / STAGE_MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        marker = None
-    marker = marker if isinstance(marker, dict) else {}
-    if marker.get("fingerprint") == fp:
-        if marker.get("finished"):
-            log(f"reused {what} (inputs and settings unchanged)", label)
-            return True
-        log(f"resuming {what} (interrupted earlier)", label)
-    elif folder.exists():
-        why = "inputs or settings changed" if marker else "no record of how it was made"
-        log(f"rerunning {what} ({why})", label)
-        shutil.rmtree(folder)
-    write_json(folder / STAGE_MARKER, {"fingerprint": fp, "finished": False})
-    return False
-
-
-def mark_stage(folder: Path, fp: str) -> None:
-    """Record that the stage in ``folder`` finished with fingerprint ``fp``."""
-    write_json(folder / STAGE_MARKER, {"fingerprint": fp, "finished": True})
 
 
 def _relocated(sample: Sample, new_dir: Path) -> dict[str, Any]:
@@ -300,30 +271,80 @@ def reproduce_commands(out: Path, budget: int | float, recipe: dict[str, Any], n
     ]
 
 
+def base_model(out: Path, *, seed: int, clock: StageClock) -> tuple[Path, str]:
+    """The tiny model of ``recipe.MODEL`` (its shape and initialisation), built once."""
+    from infimed.model.tiny import build_tiny_model
+
+    base = out / "model"
+    fp = stage_fingerprint("tiny-model", seed, MODEL)
+    with clock.stage("model"):
+        if not reuse_stage(base, fp, "the tiny base model"):
+            build_tiny_model(base, seed=seed, **MODEL)
+            mark_stage(base, fp)
+    return base, fp
+
+
+def aligned_model(out: Path, base: Path, base_fp: str, *, seed: int, steps: int, batch_size: int,
+                  clock: StageClock) -> tuple[Path, str]:
+    """The alignment stage every arm starts from: the base model trained on phantom captions of cases of their
+    own (another seed; no image is shared with the VQA pool or its test split), so it first learns what the
+    images show. ``steps=0`` skips it."""
+    if steps <= 0:
+        return base, base_fp
+    from infimed.data.captions import synth_captions
+    from infimed.train.align import train_align
+
+    captions = out / "captions"
+    cap_fp = stage_fingerprint("captions", ALIGN_N, seed + ALIGN_SEED_OFFSET)
+    with clock.stage("captions"):
+        if not reuse_stage(captions, cap_fp, "the phantom captions"):
+            log(f"generating {ALIGN_N} phantom caption pairs for the alignment stage")
+            synth_captions(captions, n=ALIGN_N, seed=seed + ALIGN_SEED_OFFSET)
+            mark_stage(captions, cap_fp)
+    aligned = out / "aligned"
+    recipe = {"max_steps": steps, "learning_rate": ALIGN_LR, "batch_size": batch_size, "schedule": "cosine",
+              "warmup": 0.05, "logging_steps": 5, "save_steps": 100_000, "train_language": True,
+              "cache_vision_features": True}
+    fp = stage_fingerprint("align", base_fp, data_fingerprint(captions / "train.jsonl"), seed, recipe)
+    with clock.stage("align"):
+        if not reuse_stage(aligned, fp, "the alignment stage"):
+            log(f"alignment stage: {steps} steps on {count_lines(captions / 'train.jsonl')} phantom captions")
+            train_align(base, [captions / "train.jsonl"], aligned, seed=seed, **recipe)
+            mark_stage(aligned, fp)
+    return aligned, fp
+
+
 def quickstart(
     out: Path, *, budget: int | float = 0.2, seeds: int = SEEDS, n: int = 3600, held_out: int = HELD_OUT,
     data: Path | None = None,
     npz: Path | None = None, steps: int | None = STEPS, epochs: float | None = None,
-    learning_rate: float = LEARNING_RATE, batch_size: int = BATCH_SIZE, workers: int = 2, seed: int = 0,
+    learning_rate: float = LEARNING_RATE, batch_size: int = BATCH_SIZE, align_steps: int = ALIGN_STEPS,
+    workers: int = 2, seed: int = 0,
 ) -> dict[str, Any]:
     """Run the whole comparison into ``out``; returns the summary written to ``summary.json``.
 
-    Every arm trains with the same recipe: by default the same number of optimiser ``steps`` (so a 20%
-    subset sees five times the epochs of the whole pool); with ``steps=None`` the same ``epochs`` instead.
+    Every arm trains with the same recipe from the same aligned base model: by default the same number of
+    optimiser ``steps`` (so a 20% subset sees five times the epochs of the whole pool); with ``steps=None``
+    the same ``epochs`` instead. Each trained model reads the test split once.
     """
     from infimed.curate.config import parse_budget
 
     started = time.perf_counter()
+    clock = StageClock()
     budget = parse_budget(budget)  # refuses 0, 2.0, ... before any work
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = prepare_data(out, data=data, npz=npz, n=n, seed=seed, held_out=held_out)
+    with clock.stage("data"):
+        paths = prepare_data(out, data=data, npz=npz, n=n, seed=seed, held_out=held_out)
 
     n_pool = count_lines(paths["train"])
     # a count, or a fraction of the whole dirty pool (curate.config.parse_budget: 0.2 is 20%, 5000 a count)
     target = budget if isinstance(budget, int) else round(budget * n_pool)
     log(f"curating {paths['train']} ({n_pool} samples) down to {target}")
-    curated = curate(paths["train"], paths["test"], paths["truth"], out / "curated", budget=target, workers=workers)
+    with clock.stage("curate") as row:
+        curated = curate(paths["train"], paths["test"], paths["truth"], out / "curated", budget=target,
+                         workers=workers)
+        row["reused"] = _curation_reused(out / "curated")
     n_curated = count_lines(curated)
     # every training seed draws its own random subset: random selection is a distribution, and one lucky or
     # unlucky draw must not decide the comparison (draws of the same size differ by about a point)
@@ -331,13 +352,9 @@ def quickstart(
     arm_data = {"curated": curated, "random": random_files[0], "full": paths["train"]}
     n_train = {arm: count_lines(p) for arm, p in arm_data.items()}
 
-    from infimed.model.tiny import build_tiny_model
-
-    base = out / "model"
-    base_fp = stage_fingerprint("tiny-model", seed)
-    if not reuse_stage(base, base_fp, "the tiny base model"):
-        build_tiny_model(base, seed=seed)
-        mark_stage(base, base_fp)
+    base, base_fp = base_model(out, seed=seed, clock=clock)
+    base, base_fp = aligned_model(out, base, base_fp, seed=seed, steps=align_steps, batch_size=batch_size,
+                                  clock=clock)
     test = load_samples(paths["test"])
     test_fp = data_fingerprint(paths["test"])
     ids = [s.id for s in test]
@@ -348,15 +365,18 @@ def quickstart(
     losses: dict[str, list[tuple[float, float]]] = {}
     for s in range(seeds):
         for arm in ARMS:
-            log(f"seed {seed + s}: training on the {arm} set ({n_train[arm]} samples)")
             data_file = random_files[s] if arm == "random" else arm_data[arm]
-            model_dir = out / "runs" / f"{arm}-seed{seed + s}"
-            model_fp = train_arm(base, data_file, model_dir, seed=seed + s, recipe=recipes[arm], base_fp=base_fp,
-                                 what=f"training {model_dir.name}")
-            log(f"seed {seed + s}: evaluating the {arm} model on {len(test)} test samples")
-            eval_dir = out / "evals" / f"{arm}-seed{seed + s}"
-            res = evaluate(model_dir, test, eval_dir, batch_size=64, model_fp=model_fp, test_fp=test_fp,
-                           what=f"evaluation {eval_dir.name}")
+            name = f"{arm}-seed{seed + s}"
+            model_dir = out / "runs" / name
+            with clock.stage(f"train {name}", samples=n_train[arm]):
+                log(f"seed {seed + s}: training on the {arm} set ({n_train[arm]} samples)")
+                model_fp = train_arm(base, data_file, model_dir, seed=seed + s, recipe=recipes[arm],
+                                     base_fp=base_fp, what=f"training {name}")
+            eval_dir = out / "evals" / name
+            with clock.stage(f"eval {name}", questions=len(test)):
+                log(f"seed {seed + s}: evaluating the {arm} model on {len(test)} test samples")
+                res = evaluate(model_dir, test, eval_dir, batch_size=EVAL_BATCH, model_fp=model_fp,
+                               test_fp=test_fp, what=f"evaluation {name}")
             per_arm[arm].append(correctness(eval_dir, ids))
             if s == 0:
                 results[arm], losses[arm] = res, _loss_curve(model_dir)
@@ -369,22 +389,17 @@ def quickstart(
         "budget_label": f"{budget} samples" if isinstance(budget, int) else f"{budget:.0%}",
         "seeds": [seed + s for s in range(seeds)],
         "recipe": recipes,
+        "model": MODEL,
+        "alignment": {"steps": align_steps, "captions": ALIGN_N, "learning_rate": ALIGN_LR} if align_steps > 0 else None,
         "data": {k: str(v) for k, v in paths.items()},
+        "stages": clock.rows,
+        "stage_seconds": clock.totals(),
         "seconds": round(time.perf_counter() - started, 1),
-        "description": (
-            "The tiny Qwen2.5-VL model trained three ways with the same recipe ("
-            + ("the same step budget" if steps is not None else "the same epochs")
-            + f": {describe_recipe(recipes, n_train)}; seeds {summary_seeds(seed, seeds)}"
-            + ("; each seed draws its own random subset" if seeds > 1 else "") + "), evaluated on the "
-            f"clean test split ({len(test)} questions) by infimed eval. The recipe's hyperparameters were "
-            "chosen by looking at test accuracy of earlier runs (no per-sample test information is used). "
-            "The selection keeps the pool's modality x task proportions, since the test split is drawn like the pool"
-            + (f"; the test split is a third of the phantom cases plus {held_out} questions on cases of their own "
-               f"(--n {n} --held-out {held_out})" if data is None
-               and npz is None else "") + "."
-        ),
+        "description": describe_run(recipes, n_train, steps=steps, seeds=seeds, seed=seed, n_test=len(test),
+                                    align_steps=align_steps, phantom=data is None and npz is None, n=n,
+                                    held_out=held_out),
     })
-    commands = reproduce_commands(out, budget, recipes["curated"], n, held_out)
+    commands = reproduce_commands(out, budget, recipes["curated"], n, held_out, align_steps)
     from infimed.quickstart.report import render_html, render_md
 
     write_json(out / "summary.json", summary)
@@ -392,6 +407,34 @@ def quickstart(
     write_text(out / "report.html", render_html(summary, results, _curation_view(stats), losses, commands))
     log(f"done in {summary['seconds']:.0f} s: {out / 'report.html'}")
     return summary
+
+
+def describe_run(recipes: dict[str, dict[str, Any]], n_train: dict[str, int], *, steps: int | None, seeds: int,
+                 seed: int, n_test: int, align_steps: int, phantom: bool, n: int, held_out: int) -> str:
+    """The report's paragraph on how the models were made and scored, and how the recipe was chosen."""
+    align = (f"After an alignment stage of {align_steps} steps on {ALIGN_N} phantom captions of cases of their "
+             "own (the whole model trained, vision tower frozen), t" if align_steps > 0 else "T")
+    return (
+        f"{align}he tiny Qwen2.5-VL model ({MODEL['num_layers']} layers of {MODEL['hidden_size']}) was trained "
+        "three ways with the same recipe ("
+        + ("the same step budget" if steps is not None else "the same epochs")
+        + f": {describe_recipe(recipes, n_train)}; seeds {summary_seeds(seed, seeds)}"
+        + ("; each seed draws its own random subset" if seeds > 1 else "") + "), and each model read the "
+        f"clean test split ({n_test} questions) once, scored by infimed eval. The recipe (model shape, "
+        "alignment, steps, learning rate, batch) was chosen on the validation split, clean questions on cases "
+        "of their own, with bench/quickstart_tune.py; no choice was made on test accuracy. "
+        "The selection keeps the pool's modality x task proportions, since the test split is drawn like the pool"
+        + (f"; the test split is a third of the phantom cases plus {held_out} questions on cases of their own "
+           f"(--n {n} --held-out {held_out})" if phantom else "") + "."
+    )
+
+
+def _curation_reused(folder: Path) -> bool:
+    try:
+        stages = json.loads((folder / "stats.json").read_text()).get("stages", [])
+    except (OSError, ValueError):
+        return False
+    return bool(stages) and all(st.get("resumed") for st in stages)
 
 
 def summary_seeds(seed: int, seeds: int) -> str:

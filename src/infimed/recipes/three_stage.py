@@ -25,10 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from infimed.io.jsonl import load_samples, write_json, write_text
-from infimed.quickstart.run import (
-    count_lines,
-    data_fingerprint,
-    evaluate,
+from infimed.quickstart.run import count_lines, data_fingerprint, evaluate
+from infimed.quickstart.stages import (
     log,
     mark_stage,
     reuse_stage,
