@@ -33,11 +33,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=128, help="tiny model: text hidden size")
     parser.add_argument("--layers", type=int, default=2, help="tiny model: text layers")
+    parser.add_argument("--image-size", type=int, default=56, help="tiny model: images resized to this square")
     parser.add_argument("--init", type=float, default=None, help="tiny model: text initializer_range")
     parser.add_argument("--align-steps", type=int, default=0, help="alignment steps on phantom captions (0: none)")
     parser.add_argument("--align-n", type=int, default=3000, help="phantom caption records for alignment")
     parser.add_argument("--align-lr", type=float, default=2e-3)
     parser.add_argument("--align-language", action="store_true", help="alignment trains the language model too")
+    parser.add_argument("--align-vision", action="store_true", help="alignment trains the vision tower too")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log", type=Path, default=None, help="JSON lines of results (default WORK/tune.jsonl)")
     args = parser.parse_args()
@@ -66,7 +68,7 @@ def tune(args: argparse.Namespace) -> dict[str, Any]:
                         budget=round(0.2 * qs.count_lines(paths["train"])), workers=2)
         train = curated if args.arm == "curated" else qs.random_subset(paths["train"], qs.count_lines(curated),
                                                                        work / "random", seed=args.seed)
-    shape = {"hidden_size": args.hidden, "num_layers": args.layers}
+    shape: dict[str, Any] = {"hidden_size": args.hidden, "num_layers": args.layers, "image_size": args.image_size}
     if args.init is not None:
         shape["initializer_range"] = args.init
     tag = "-".join(f"{k}{v}" for k, v in sorted(shape.items()))
@@ -110,10 +112,12 @@ def align(work: Path, base: Path, base_fp: str, args: argparse.Namespace) -> tup
     if not qs.reuse_stage(captions, cap_fp, "the phantom captions"):
         synth_captions(captions, n=args.align_n, seed=args.seed + 1000)
         qs.mark_stage(captions, cap_fp)
-    out = work / f"aligned-{qs.stage_fingerprint(base_fp, args.align_steps, args.align_lr, args.align_language)}"
-    fp = qs.stage_fingerprint("align", base_fp, cap_fp, args.align_steps, args.align_lr, args.align_language)
+    out = work / f"aligned-{qs.stage_fingerprint(base_fp, args.align_steps, args.align_lr, args.align_language, args.align_vision)}"
+    fp = qs.stage_fingerprint("align", base_fp, cap_fp, args.align_steps, args.align_lr, args.align_language,
+                              args.align_vision)
     if not qs.reuse_stage(out, fp, "the alignment stage"):
         train_align(base, [captions / "train.jsonl"], out, train_language=args.align_language,
+                    train_vision=args.align_vision, cache_vision_features=not args.align_vision,
                     max_steps=args.align_steps, learning_rate=args.align_lr, batch_size=args.batch_size,
                     schedule="cosine", warmup=0.05, logging_steps=10, save_steps=100_000, seed=args.seed)
         qs.mark_stage(out, fp)

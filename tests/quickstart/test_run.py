@@ -10,7 +10,7 @@ import pytest
 from infimed.quickstart.run import quickstart
 from infimed.quickstart.stages import STAGE_MARKER, reuse_stage, stage_fingerprint
 
-TINY = {"n": 60, "held_out": 6, "seeds": 1, "batch_size": 4, "workers": 1}
+TINY = {"n": 60, "held_out": 6, "seeds": 1, "batch_size": 4, "workers": 1, "align_steps": 1, "align_n": 12}
 
 
 def test_stage_marker_reuse_resume_and_rerun(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -41,11 +41,18 @@ def test_changing_steps_reruns_training_and_evaluation(tmp_path: Path, capsys: p
 
     again = quickstart(out, steps=1, **TINY)
     log = capsys.readouterr().err
-    for stage in ("the phantom data", "the tiny base model", "training curated-seed0", "training full-seed0",
-                  "evaluation random-seed0", "evaluation full-seed0"):
+    for stage in ("the phantom data", "the tiny base model", "the phantom captions", "the alignment stage",
+                  "training curated-seed0", "training full-seed0", "evaluation random-seed0", "evaluation full-seed0"):
         assert f"reused {stage} (inputs and settings unchanged)" in log, stage
     assert "curation reused" in log and "rerunning" not in log
     assert results.stat().st_mtime_ns == made and again["arms"] == first["arms"]
+    names = [row["stage"] for row in first["stages"]]
+    assert names[:6] == ["data", "curate", "model", "captions", "align", "train curated-seed0"]
+    assert "eval full-seed0" in names and not any(row["reused"] for row in first["stages"])
+    assert all(row["reused"] for row in again["stages"])
+    assert set(again["stage_seconds"]) == {"data", "curate", "model", "captions", "align", "train", "eval"}
+    report = (out / "report.md").read_text()
+    assert "## Where the time went" in report and "| train curated-seed0 | reused |" in report
 
     changed = quickstart(out, steps=2, **TINY)
     log = capsys.readouterr().err

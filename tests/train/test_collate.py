@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from infimed.io.jsonl import write_jsonl
-from infimed.train.collate import EncodedVisionCollator
+from infimed.train.collate import EncodedVisionCollator, clear_encoding_stores
 from infimed.train.data import load_mixture, sft_dataset, training_messages
 
 
@@ -54,18 +54,25 @@ def test_batches_equal_trls_collator(tmp_path: Path, processor) -> None:  # type
 
 
 def test_each_row_is_encoded_once_and_each_image_kept_once(tmp_path: Path, processor) -> None:  # type: ignore[no-untyped-def]
+    clear_encoding_stores()
     rows = _rows(tmp_path)
     collate = EncodedVisionCollator(processor, pad_token_id=processor.tokenizer.pad_token_id)
     first = collate(rows)
     again = collate(list(reversed(rows)))
     assert collate.encoded == len(rows)
     assert len(collate.images) == 3  # a.png serves three rows, stored once
+    later_run = EncodedVisionCollator(processor, pad_token_id=processor.tokenizer.pad_token_id)
+    assert torch.equal(later_run(rows)["input_ids"], first["input_ids"]) and later_run.encoded == 0
+    other_settings = EncodedVisionCollator(processor, pad_token_id=0, assistant_only_loss=False)
+    other_settings(rows)
+    assert other_settings.encoded == len(rows)
     assert torch.equal(again["input_ids"], first["input_ids"].flip(0))
 
 
 def test_pixels_past_the_budget_are_processed_again(tmp_path: Path, processor) -> None:  # type: ignore[no-untyped-def]
     rows = _rows(tmp_path)
     kept = EncodedVisionCollator(processor, pad_token_id=0)(rows)
+    clear_encoding_stores()
     lean = EncodedVisionCollator(processor, pad_token_id=0, max_image_bytes=0)
     lean(rows)
     out = lean(rows)  # second pass: rows cached, pixels recomputed
@@ -82,3 +89,17 @@ def test_rows_without_images(tmp_path: Path, processor) -> None:  # type: ignore
     row = {"messages": json.dumps(chat), "images": []}
     out = EncodedVisionCollator(processor, pad_token_id=0)([row, sample_rows[0]])
     assert out["image_grid_thw"].shape[0] == 1
+
+
+def test_label_token_loss_equals_the_models_own_loss(tmp_path: Path, processor, tiny_model_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    from transformers import AutoModelForImageTextToText
+
+    from infimed.train.components import label_token_loss
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
+    batch = EncodedVisionCollator(processor, pad_token_id=processor.tokenizer.pad_token_id)(_rows(tmp_path))
+    own = model(**batch).loss
+    ours = label_token_loss(model, batch)
+    assert torch.allclose(own, ours, atol=1e-5)
+    ours.backward()
+    assert model.lm_head.weight.grad is not None and model.lm_head.weight.grad.abs().sum() > 0

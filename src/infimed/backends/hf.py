@@ -31,8 +31,15 @@ class HFBackend:
         sort_by_length: bool = True,
         allow_download: bool = False,
         loaded: tuple[Any, Any] | None = None,
+        cache_vision_features: bool = False,
     ):
-        """``loaded`` passes an already loaded ``(model, processor)`` pair (e.g. right after training)."""
+        """``loaded`` passes an already loaded ``(model, processor)`` pair (e.g. right after training).
+
+        ``cache_vision_features`` computes each image's vision-tower output once (``infimed.train.vision_cache``)
+        and shares it with every later backend in this process whose tower has the same weights (e.g. models
+        fine-tuned from one base with the tower frozen): an image asked several questions, or scored by several
+        such models, goes through the tower once. The model's weights are then frozen (inference only).
+        """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model_name = str(model)
@@ -47,6 +54,11 @@ class HFBackend:
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
         self.vision = hasattr(self.processor, "image_processor")  # a text-only LM comes with a bare tokenizer
+        if cache_vision_features and self.vision:
+            from infimed.train.vision_cache import install_vision_cache
+
+            self.model.requires_grad_(False)
+            install_vision_cache(self.model)
 
     def prompt_text(self, request: GenRequest) -> str:
         if self.vision:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from infimed.quickstart.recipe import BATCH_SIZE, HELD_OUT, LEARNING_RATE, SEEDS, STEPS
+from infimed.quickstart.recipe import ALIGN_STEPS, BATCH_SIZE, HELD_OUT, LEARNING_RATE, SEEDS, STEPS
 
 
 def quickstart_cmd(
@@ -27,6 +27,8 @@ def quickstart_cmd(
                                  help="Train every arm for this many epochs instead of a fixed step budget."),
     lr: float = typer.Option(LEARNING_RATE, "--lr", min=0.0, help="Learning rate (every arm; the tiny model with its vision tower frozen)."),
     batch_size: int = typer.Option(BATCH_SIZE, "--batch-size", min=1, help="Training batch size."),
+    align_steps: int = typer.Option(ALIGN_STEPS, "--align-steps", min=0, help="Steps of the alignment stage on "
+                                    "phantom captions that every arm starts from (0: none)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for curation's per-image work."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data, the random subset and the first training run."),
 ) -> None:
@@ -44,7 +46,8 @@ def quickstart_cmd(
         raise typer.BadParameter("--steps 0 needs --epochs")
     summary = quickstart(out, budget=size, seeds=seeds, n=n, held_out=held_out, data=data, npz=npz,
                          steps=None if epochs is not None else steps, epochs=epochs,
-                         learning_rate=lr, batch_size=batch_size, workers=workers, seed=seed)
+                         learning_rate=lr, batch_size=batch_size, align_steps=align_steps, workers=workers,
+                         seed=seed)
     from infimed.quickstart.report import verdict
 
     for line in verdict(summary):

@@ -51,6 +51,9 @@ SAVE_STEPS = typer.Option(None, "--save-steps", min=1, help="Checkpoint every N 
 LOGGING_STEPS = typer.Option(None, "--logging-steps", min=1, help="Write a loss.jsonl row every N steps.")
 RESUME = typer.Option(True, "--resume/--no-resume", help="Continue from the last checkpoint in OUT if there is one.")
 SEED = typer.Option(0, "--seed", help="Seed for data order, mixing and initialisation.")
+CACHE_VISION = typer.Option(False, "--cache-vision-features", help="Compute each image's frozen vision-tower "
+                            "features once and reuse them at every step (needs the vision tower frozen; kept in "
+                            "memory, up to 2 GiB).")
 ALLOW_DOWNLOAD = typer.Option(False, "--allow-download", help="Allow a Hugging Face Hub id as --model.")
 
 
@@ -130,7 +133,7 @@ def sft(
                                       "data; TRL refuses it for images)."),
     ratios: str | None = RATIOS, mix_size: int | None = MIX_SIZE, balance: bool = BALANCE, merge: bool = MERGE,
     save_steps: int | None = SAVE_STEPS, logging_steps: int | None = LOGGING_STEPS, resume: bool = RESUME,
-    seed: int = SEED, allow_download: bool = ALLOW_DOWNLOAD,
+    seed: int = SEED, cache_vision_features: bool = CACHE_VISION, allow_download: bool = ALLOW_DOWNLOAD,
 ) -> None:
     """Supervised fine-tuning (TRL SFTTrainer) on sample files; LoRA by default."""
     from infimed.train.sft import train_sft
@@ -144,7 +147,7 @@ def sft(
         assistant_only_loss=assistant_only_loss, max_length=max_length, packing=packing,
         padding_free=padding_free, ratios=_floats(ratios, "--ratios"),
         mix_size=mix_size, balance=balance, merge=merge, save_steps=save_steps, logging_steps=logging_steps,
-        resume=resume, seed=seed, allow_download=allow_download,
+        resume=resume, seed=seed, cache_vision_features=cache_vision_features, allow_download=allow_download,
     )
     _report(result)
 
@@ -164,7 +167,7 @@ def align(
                                           "many tokens (keeps the start)."),
     ratios: str | None = RATIOS, mix_size: int | None = MIX_SIZE,
     save_steps: int | None = SAVE_STEPS, logging_steps: int | None = LOGGING_STEPS, resume: bool = RESUME,
-    seed: int = SEED, allow_download: bool = ALLOW_DOWNLOAD,
+    seed: int = SEED, cache_vision_features: bool = CACHE_VISION, allow_download: bool = ALLOW_DOWNLOAD,
 ) -> None:
     """Alignment stage: train the vision-language projector on caption / report pairs (vision tower and language
     model frozen); `train sft --model OUT` continues from the result."""
@@ -176,7 +179,8 @@ def align(
         max_steps=max_steps, learning_rate=lr, schedule=schedule, warmup=warmup, batch_size=batch_size,
         grad_accum=grad_accum, gradient_checkpointing=gradient_checkpointing, max_length=max_length,
         ratios=_floats(ratios, "--ratios"), mix_size=mix_size, save_steps=save_steps, logging_steps=logging_steps,
-        resume=resume, seed=seed, allow_download=allow_download,
+        resume=resume, seed=seed, cache_vision_features=cache_vision_features and not train_vision,
+        allow_download=allow_download,
     )
     _report(result)
 

@@ -87,6 +87,7 @@ def corpus(n: int = 3000, seed: int = 0) -> Iterator[str]:
     """Deterministic medical-VQA-like training text: questions, options, answers and reasoning."""
     rng = random.Random(seed)
     yield " ".join(_MODALITIES + _ANATOMY + _FINDINGS)
+    yield from _phantom_questions(rng)
     words = _REPORT_TEXT.split() + _ANATOMY + _FINDINGS
     for _ in range(n):
         yield " ".join(rng.choice(words) for _ in range(rng.randint(6, 16))).capitalize() + "."
@@ -100,9 +101,21 @@ def corpus(n: int = 3000, seed: int = 0) -> Iterator[str]:
         options = "\n".join(f"{k}. {rng.choice(_FINDINGS + _MODALITIES)}" for k in "ABCD"[: rng.randint(2, 4)])
         reasoning = " ".join(rng.choice(_REASONING).format(**fill) for _ in range(2))
         answer = rng.choice([fill["letter"], "yes", "no", fill["finding"]])
-        yield f"{question}\n{options}\n{rng.choice(_PROMPT_TAILS)}"
-        yield f"<think>{reasoning}</think><answer>{answer}</answer>"
+        # framed as the chat template frames it, so its role words and default system prompt are single tokens
+        yield f"system\nYou are a helpful assistant.\nuser\n{question}\n{options}\n{rng.choice(_PROMPT_TAILS)}"
+        yield f"assistant\n<think>{reasoning}</think><answer>{answer}</answer>"
         yield f"{rng.randint(0, 999)} {rng.choice(_ANATOMY)} {rng.random():.2f}"
+
+
+def _phantom_questions(rng: random.Random) -> Iterator[str]:
+    """Every wording of the phantom set's questions (the demo's data), a few times with their slot values."""
+    from infimed.data.questions import TEMPLATES, VALUES
+
+    for task, forms in TEMPLATES.items():
+        for wordings in forms.values():
+            for text in wordings:
+                for _ in range(4):
+                    yield text.format(value=rng.choice(VALUES[task]))
 
 
 def train_tokenizer(vocab_size: int = 2048, seed: int = 0) -> Any:

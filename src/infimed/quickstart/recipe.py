@@ -16,6 +16,13 @@ SEEDS = 2
 # models scored on 12,000 fresh questions gave curated-random +2.3 and +1.4 points (each CI excluding 0)
 # where the small split had said +3.4 and -0.9. Scoring a question costs ~2 ms, training an arm ~75 s.
 HELD_OUT = 4800
+EVAL_BATCH = 64
+# the tiny model (``build_tiny_model`` keywords) and the alignment stage every arm starts from
+MODEL: dict[str, Any] = {"hidden_size": 128, "num_layers": 2}
+ALIGN_STEPS = 150
+ALIGN_N = 2000  # phantom caption pairs (cases of their own)
+ALIGN_LR = 2e-3
+ALIGN_SEED_OFFSET = 1000  # the captions' seed: the run's seed plus this
 
 
 def arm_recipe(n_samples: int, *, steps: int | None, epochs: float | None, learning_rate: float,
@@ -25,7 +32,7 @@ def arm_recipe(n_samples: int, *, steps: int | None, epochs: float | None, learn
         raise ValueError("give exactly one of steps (a fixed step budget) or epochs")
     recipe: dict[str, Any] = {"learning_rate": learning_rate, "batch_size": batch_size, "schedule": "cosine",
                               "warmup": 0.05, "balance": False, "freeze_vision": True, "freeze_projector": False,
-                              "logging_steps": 5, "save_steps": 100_000}
+                              "logging_steps": 5, "save_steps": 100_000, "cache_vision_features": True}
     if steps is not None:
         recipe.update(max_steps=steps, epochs=max(1.0, steps * batch_size / max(n_samples, 1)))
     else:

@@ -109,6 +109,25 @@ def _curation_items(curation: dict[str, Any]) -> tuple[list[tuple[str, float]], 
     return funnel, sorted(((k, float(v)) for k, v in reasons.items()), key=lambda kv: -kv[1])
 
 
+def stage_rows(summary: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """(stage, what it did, seconds) per stage of the run, in order; reused stages say so."""
+    rows = []
+    for st in summary.get("stages") or []:
+        detail = "reused" if st.get("reused") else ""
+        if not detail and st.get("samples") is not None:
+            detail = f"{st['samples']} samples"
+        elif not detail and st.get("questions") is not None:
+            detail = f"{st['questions']} questions"
+        rows.append((str(st["stage"]), detail, float(st["seconds"])))
+    return rows
+
+
+def time_sentence(summary: dict[str, Any]) -> str:
+    totals = summary.get("stage_seconds") or {}
+    parts = ", ".join(f"{kind} {sec:.0f} s" for kind, sec in totals.items())
+    return f"The run took {summary.get('seconds', 0):.0f} s: {parts}." if parts else ""
+
+
 def render_html(
     summary: dict[str, Any], results: dict[str, dict[str, Any]], curation: dict[str, Any],
     losses: dict[str, list[tuple[float, float]]], commands: list[tuple[str, str]],
@@ -156,6 +175,8 @@ def render_html(
         for reason, m in sorted(curation.get("precision", {}).items())
     )
     cmd_html = "".join(f"<h3>{escape(t)}</h3><pre><code>{escape(c)}</code></pre>" for t, c in commands)
+    time_rows = "".join(f"<tr><td>{escape(name)}</td><td>{escape(detail)}</td><td>{sec:.1f}</td></tr>"
+                        for name, detail, sec in stage_rows(summary))
     verdict_html = "".join(f"<p>{escape(s)}</p>" for s in verdict(summary))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -192,6 +213,9 @@ pre {{ background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12px; }}
 <table><tr><th>reason</th><th>removed</th><th>checked against</th><th>precision</th></tr>{precision_rows}</table>
 <h2>Training loss</h2>
 {loss_chart}
+<h2>Where the time went</h2>
+<p>{escape(time_sentence(summary))}</p>
+<table><tr><th>stage</th><th></th><th>seconds</th></tr>{time_rows}</table>
 <h2>Reproduce</h2>
 {cmd_html}
 </body></html>
@@ -217,6 +241,10 @@ def render_md(summary: dict[str, Any], results: dict[str, dict[str, Any]], comma
               "|---|" + "---:|" * len(ARMS)]
     lines += [f"| {key} | " + " | ".join(f"{_pct(acc)} (n={n})" for acc, _, n in cells) + " |"
               for key, cells in _slice_rows(results)]
+    if summary.get("stages"):
+        lines += ["", "## Where the time went", "", time_sentence(summary), "", "| stage | | seconds |",
+                  "|---|---|---:|"]
+        lines += [f"| {name} | {detail} | {sec:.1f} |" for name, detail, sec in stage_rows(summary)]
     lines += ["", "## Reproduce", ""]
     for title, cmd in commands:
         lines += [f"{title}:", "", "```bash", cmd, "```", ""]

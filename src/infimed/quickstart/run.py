@@ -32,21 +32,16 @@ from infimed.quickstart.recipe import (
     ALIGN_STEPS,
     BATCH_SIZE,
     EVAL_BATCH,
-    MODEL,
     HELD_OUT,
     LEARNING_RATE,
+    MODEL,
     SEEDS,
     STEPS,
     arm_recipe,
     describe_recipe,
     train_flags,
 )
-from infimed.quickstart.stages import (
-    log,
-    mark_stage,
-    reuse_stage,
-    stage_fingerprint,
-)
+from infimed.quickstart.stages import StageClock, log, mark_stage, reuse_stage, stage_fingerprint
 from infimed.schema import Sample
 
 ARMS = ("curated", "random", "full")
@@ -155,7 +150,7 @@ def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int,
     fp = stage_fingerprint("eval", model_fp, test_fp, EVAL_TOKENS, "direct")
     if reuse_stage(out, fp, what, label=label) and (out / "results.json").exists():
         return dict(json.loads((out / "results.json").read_text()))
-    backend = BACKENDS.get("hf")(model=str(model_dir), batch_size=batch_size)
+    backend = BACKENDS.get("hf")(model=str(model_dir), batch_size=batch_size, cache_vision_features=True)
     results = run_eval(test, backend, SamplingParams(max_new_tokens=EVAL_TOKENS), out, mode="direct")
     mark_stage(out, fp)
     return results
@@ -242,7 +237,7 @@ def _loss_curve(train_dir: Path) -> list[tuple[float, float]]:
 
 
 def reproduce_commands(out: Path, budget: int | float, recipe: dict[str, Any], n: int,
-                       held_out: int = HELD_OUT) -> list[tuple[str, str]]:
+                       held_out: int = HELD_OUT, align_steps: int = ALIGN_STEPS) -> list[tuple[str, str]]:
     q = shlex.quote
     lr, bs = recipe["learning_rate"], recipe["batch_size"]
     length = f"--max-steps {recipe['max_steps']}" if recipe["max_steps"] > 0 else f"--epochs {recipe['epochs']:g}"
@@ -253,10 +248,16 @@ def reproduce_commands(out: Path, budget: int | float, recipe: dict[str, Any], n
         ("2. Curate to the budget, decontaminating against the test split",
          f"infimed curate {q(str(out / 'data' / 'train.jsonl'))} --out {q(str(out / 'curated'))} "
          f"--budget {budget} --against {q(str(out / 'data' / 'test.jsonl'))} --set steps.select.balance=proportional"),
-        ("3. Train (here: the tiny model on CPU)",
-         f"infimed model tiny --out {q(str(out / 'model'))}\n"
-         f"infimed train sft --model {q(str(out / 'model'))} --data {q(str(out / 'curated' / 'curated.jsonl'))} "
-         f"--out runs/curated --method full {train_flags(recipe)} {length} --lr {lr} --batch-size {bs}"),
+        ("3. Train (here: the tiny model on CPU): the alignment stage on phantom captions, then SFT",
+         f"infimed model tiny --out {q(str(out / 'model'))} --hidden-size {MODEL['hidden_size']} "
+         f"--layers {MODEL['num_layers']}\n"
+         + (f"infimed data synth-captions --out {q(str(out / 'captions'))} --n {ALIGN_N} --seed {ALIGN_SEED_OFFSET}\n"
+            f"infimed train align --model {q(str(out / 'model'))} --data {q(str(out / 'captions' / 'train.jsonl'))} "
+            f"--out {q(str(out / 'aligned'))} --train-language --max-steps {align_steps} --lr {ALIGN_LR:g} "
+            f"--batch-size {bs} --cache-vision-features\n" if align_steps > 0 else "")
+         + f"infimed train sft --model {q(str(out / ('aligned' if align_steps > 0 else 'model')))} "
+         f"--data {q(str(out / 'curated' / 'curated.jsonl'))} --out runs/curated --method full {train_flags(recipe)} "
+         f"{length} --lr {lr} --batch-size {bs} --cache-vision-features"),
         ("3'. The same on a real checkpoint on a GPU (LoRA)",
          "infimed train sft --model /models/Qwen2.5-VL-3B-Instruct --data curated/curated.jsonl "
          "--out runs/qwen3b-curated --method lora --epochs 3 --lr 1e-4 --batch-size 8 --grad-accum 4"),
@@ -285,7 +286,7 @@ def base_model(out: Path, *, seed: int, clock: StageClock) -> tuple[Path, str]:
 
 
 def aligned_model(out: Path, base: Path, base_fp: str, *, seed: int, steps: int, batch_size: int,
-                  clock: StageClock) -> tuple[Path, str]:
+                  clock: StageClock, n_captions: int = ALIGN_N) -> tuple[Path, str]:
     """The alignment stage every arm starts from: the base model trained on phantom captions of cases of their
     own (another seed; no image is shared with the VQA pool or its test split), so it first learns what the
     images show. ``steps=0`` skips it."""
@@ -295,14 +296,14 @@ def aligned_model(out: Path, base: Path, base_fp: str, *, seed: int, steps: int,
     from infimed.train.align import train_align
 
     captions = out / "captions"
-    cap_fp = stage_fingerprint("captions", ALIGN_N, seed + ALIGN_SEED_OFFSET)
+    cap_fp = stage_fingerprint("captions", n_captions, seed + ALIGN_SEED_OFFSET)
     with clock.stage("captions"):
         if not reuse_stage(captions, cap_fp, "the phantom captions"):
-            log(f"generating {ALIGN_N} phantom caption pairs for the alignment stage")
-            synth_captions(captions, n=ALIGN_N, seed=seed + ALIGN_SEED_OFFSET)
+            log(f"generating {n_captions} phantom caption pairs for the alignment stage")
+            synth_captions(captions, n=n_captions, seed=seed + ALIGN_SEED_OFFSET)
             mark_stage(captions, cap_fp)
     aligned = out / "aligned"
-    recipe = {"max_steps": steps, "learning_rate": ALIGN_LR, "batch_size": batch_size, "schedule": "cosine",
+    recipe: dict[str, Any] = {"max_steps": steps, "learning_rate": ALIGN_LR, "batch_size": batch_size, "schedule": "cosine",
               "warmup": 0.05, "logging_steps": 5, "save_steps": 100_000, "train_language": True,
               "cache_vision_features": True}
     fp = stage_fingerprint("align", base_fp, data_fingerprint(captions / "train.jsonl"), seed, recipe)
@@ -319,7 +320,7 @@ def quickstart(
     data: Path | None = None,
     npz: Path | None = None, steps: int | None = STEPS, epochs: float | None = None,
     learning_rate: float = LEARNING_RATE, batch_size: int = BATCH_SIZE, align_steps: int = ALIGN_STEPS,
-    workers: int = 2, seed: int = 0,
+    align_n: int = ALIGN_N, workers: int = 2, seed: int = 0,
 ) -> dict[str, Any]:
     """Run the whole comparison into ``out``; returns the summary written to ``summary.json``.
 
@@ -354,7 +355,7 @@ def quickstart(
 
     base, base_fp = base_model(out, seed=seed, clock=clock)
     base, base_fp = aligned_model(out, base, base_fp, seed=seed, steps=align_steps, batch_size=batch_size,
-                                  clock=clock)
+                                  clock=clock, n_captions=align_n)
     test = load_samples(paths["test"])
     test_fp = data_fingerprint(paths["test"])
     ids = [s.id for s in test]
@@ -390,7 +391,7 @@ def quickstart(
         "seeds": [seed + s for s in range(seeds)],
         "recipe": recipes,
         "model": MODEL,
-        "alignment": {"steps": align_steps, "captions": ALIGN_N, "learning_rate": ALIGN_LR} if align_steps > 0 else None,
+        "alignment": {"steps": align_steps, "captions": align_n, "learning_rate": ALIGN_LR} if align_steps > 0 else None,
         "data": {k: str(v) for k, v in paths.items()},
         "stages": clock.rows,
         "stage_seconds": clock.totals(),

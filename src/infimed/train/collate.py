@@ -4,7 +4,9 @@ TRL's vision collator renders the chat template, tokenizes and processes every i
 every step. ``EncodedVisionCollator`` does it once per row, with the same processor call (its encoding of a row
 is TRL's), and keeps the token ids and masks; later steps and epochs only pad and concatenate. The processed
 pixels are kept per image path up to ``max_image_bytes`` (images shared by several questions are stored once);
-past that budget an image is decoded and processed again when its row is drawn, as TRL does.
+past that budget an image is decoded and processed again when its row is drawn, as TRL does. Encodings live
+in a per-process store keyed by the processor's fingerprint (vocabulary, chat template, image settings), so
+later runs in the same process with the same processor (the quickstart's arms and seeds) reuse them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+_STORES: dict[str, dict[str, Any]] = {}
 SEQUENCE_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "token_type_ids", "assistant_masks")
 PAD_VALUES = {"input_ids": None, "labels": -100}  # None: the tokenizer's pad id; every other key pads with 0
 
@@ -29,10 +32,16 @@ class EncodedVisionCollator:
         self.max_length = max_length
         self.chat_template = chat_template
         self.max_image_bytes = max_image_bytes
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.images: dict[str, dict[str, Any]] = {}
-        self.image_bytes = 0
-        self.encoded = 0  # rows encoded (chat template + tokenizer), for tests and benchmarks
+        store = _STORES.setdefault(_fingerprint(processor, chat_template, assistant_only_loss, max_length),
+                                   {"rows": {}, "images": {}, "image_bytes": 0})
+        self.rows: dict[str, dict[str, Any]] = store["rows"]
+        self.images: dict[str, dict[str, Any]] = store["images"]
+        self._store = store
+        self.encoded = 0  # rows this collator encoded (chat template + tokenizer), for tests and benchmarks
+
+    @property
+    def image_bytes(self) -> int:
+        return int(self._store["image_bytes"])
 
     def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         import torch
@@ -101,7 +110,7 @@ class EncodedVisionCollator:
                 cost = entry["pixel_values"].element_size() * entry["pixel_values"].numel()
                 if self.image_bytes + cost <= self.max_image_bytes:
                     self.images[path] = entry
-                    self.image_bytes += cost
+                    self._store["image_bytes"] += cost
             start += size
 
     def _pixels(self, path: str) -> dict[str, Any]:
@@ -124,3 +133,20 @@ def _pad(values: Any, width: int, pad: int) -> Any:
 
 def _key(example: dict[str, Any]) -> str:
     return "\0".join([example["messages"], *(str(p) for p in example.get("images") or [])])
+
+
+def clear_encoding_stores() -> None:
+    """Forget every stored encoding (tests; a long-lived process that trains on many datasets)."""
+    _STORES.clear()
+
+
+def _fingerprint(processor: Any, chat_template: str | None, assistant_only_loss: bool,
+                 max_length: int | None) -> str:
+    """What an encoding depends on: the vocabulary, the chat template, the image processor's settings."""
+    import hashlib
+
+    tokenizer = getattr(processor, "tokenizer", processor)
+    image = getattr(processor, "image_processor", None)
+    parts = [json.dumps(tokenizer.get_vocab(), sort_keys=True), chat_template or processor.chat_template or "",
+             image.to_json_string() if image is not None else "", str(assistant_only_loss), str(max_length)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()

@@ -156,7 +156,8 @@ def prepare_resume(out_dir: Path, config: dict[str, Any], *, resume: bool) -> st
     config_path = out_dir / "config.yaml"
     if last is not None and config_path.exists():
         old = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-        diff = sorted(k for k in set(old) | set(config) if k != "resume" and old.get(k) != config.get(k))
+        diff = sorted(k for k in set(old) | set(config)
+                      if k not in ("resume", "cache_vision_features") and old.get(k) != config.get(k))
         if diff:
             raise ResumeConflictError(
                 f"{out_dir} holds checkpoints of a run with other settings (differs in: {', '.join(diff)}); "
@@ -265,13 +266,36 @@ def encoded_collator(model: Any, processor: Any, *, assistant_only_loss: bool, m
 
 
 def cpu_loss_trainer(trainer_class: Any) -> Any:
-    """``trainer_class`` with the model's own cross-entropy instead of TRL's fused LM head.
+    """``trainer_class`` whose loss computes logits only where there are labels (``label_token_loss``).
 
-    The fused head (chunked log-probs, plus entropy and token accuracy) saves the memory of the full logits on
-    GPUs with large vocabularies; on the CPU it costs ~45% of a tiny model's step (bench/train_step.py), so
-    without CUDA the loss is ``transformers.Trainer``'s (the same mean over label tokens) and the loss log
-    has no entropy or token accuracy.
+    TRL's fused LM head (chunked log-probs over every position, plus entropy and token accuracy) saves the
+    memory of the full logits on GPUs with large vocabularies; on the CPU it costs ~45% of a tiny model's
+    step, and the LM head over every position (prompt and padding included) another third
+    (bench/train_step.py). Without CUDA the loss is the same mean over label tokens, computed from the
+    backbone's hidden states at the label positions only; the loss log has no entropy or token accuracy.
     """
-    from transformers import Trainer
 
-    return type(f"CpuLoss{trainer_class.__name__}", (trainer_class,), {"compute_loss": Trainer.compute_loss})
+    def compute_loss(self: Any, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+        loss = label_token_loss(model, inputs, num_items_in_batch)
+        return (loss, {"loss": loss}) if return_outputs else loss
+
+    return type(f"LabelLoss{trainer_class.__name__}", (trainer_class,), {"compute_loss": compute_loss})
+
+
+def label_token_loss(model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+    """Next-token cross-entropy summed over label tokens, divided by ``num_items_in_batch`` (the label tokens
+    of the whole accumulated batch, as ``transformers.Trainer`` counts them) or by this batch's own count."""
+    import torch
+    import torch.nn.functional as F
+
+    net = model.get_base_model() if is_peft(model) else model
+    inputs = dict(inputs)
+    labels = inputs.pop("labels")
+    hidden = net.model(**inputs, use_cache=False).last_hidden_state[:, :-1]
+    targets = labels[:, 1:]
+    keep = targets != -100
+    logits = net.lm_head(hidden[keep]).float()
+    total = F.cross_entropy(logits, targets[keep], reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
+    return total / torch.as_tensor(count, device=total.device).clamp(min=1)

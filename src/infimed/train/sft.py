@@ -55,12 +55,15 @@ def train_sft(
     logging_steps: int = 10,
     resume: bool = True,
     seed: int = 0,
+    cache_vision_features: bool = False,
     allow_download: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune ``model`` on the sample files ``data``; writes into ``out_dir`` and returns a summary.
 
     ``out_dir`` gets the adapter (LoRA/QLoRA) or the whole model (``method="full"``), the processor,
-    ``loss.jsonl``, ``config.yaml``, ``checkpoints/`` and, with ``merge``, ``merged/``.
+    ``loss.jsonl``, ``config.yaml``, ``checkpoints/`` and, with ``merge``, ``merged/``. With
+    ``cache_vision_features`` (vision tower frozen) each image's tower output is computed once
+    (``infimed.train.vision_cache``) and shared with later runs in this process from the same tower.
     """
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()}
     config["data"] = [str(p) for p in data]
@@ -86,6 +89,10 @@ def train_sft(
         lora_dropout=lora_dropout, lora_targets=lora_targets, freeze_language=freeze_language,
     )
 
+    if cache_vision_features:
+        from infimed.train.vision_cache import install_vision_cache
+
+        install_vision_cache(net)
     collator = components.encoded_collator(net, processor, assistant_only_loss=assistant_only_loss,
                                            max_length=max_length) if has_images(dataset) else None
     args = SFTConfig(
