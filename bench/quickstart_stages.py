@@ -52,7 +52,7 @@ def main() -> None:
             print(json.dumps(rows[-1]))
     for cache in (False, True):
         seconds = eval_once(base, paths["val"], args.work / "eval", cache=cache, limit=args.eval_questions)
-        rows.append({"config": f"eval {'with' if cache else 'without'} vision cache", "seconds": round(seconds, 1),
+        rows.append({"config": f"eval {'with' if cache else 'without'} cached inputs", "seconds": round(seconds, 1),
                      "ms_per_question": round(1000 * seconds / args.eval_questions, 1)})
         print(json.dumps(rows[-1]))
     print("\n| configuration | seconds | ms per step / question |\n|---|---:|---:|")
@@ -107,7 +107,7 @@ def eval_once(base: Path, val: Path, out: Path, *, cache: bool, limit: int) -> f
 
     clear_vision_caches()
     shutil.rmtree(out, ignore_errors=True)
-    backend = BACKENDS.get("hf")(model=str(base), batch_size=64, cache_vision_features=cache)
+    backend = BACKENDS.get("hf")(model=str(base), batch_size=64, cache_inputs=cache)
     started = time.perf_counter()
     run_eval(load_samples(val)[:limit], backend, SamplingParams(max_new_tokens=12), out, mode="direct")
     return time.perf_counter() - started

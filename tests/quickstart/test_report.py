@@ -127,3 +127,23 @@ def check_report_in_browser(playwright: Any, chromium: str, page_path: Path, scr
     for c in charts:
         assert c["w"] > 100 and c["h"] > 50 and c["marks"] > 0, c
     assert screenshot.stat().st_size > 10_000
+
+
+def test_the_report_shows_where_the_time_went() -> None:
+    from infimed.quickstart.stages import StageClock
+
+    clock = StageClock()
+    with clock.stage("data"):
+        pass
+    with clock.stage("train curated-seed0", samples=652) as row:
+        row["reused"] = True
+    with clock.stage("eval curated-seed0", questions=6000):
+        pass
+    s = _summary(0.6, 0.5, 0.55)
+    s.update(stages=clock.rows, stage_seconds=clock.totals(), seconds=12.0)
+    md = render_md(s, _results(), [])
+    assert "## Where the time went" in md and "The run took 12 s: data 0 s, train 0 s, eval 0 s." in md
+    assert "| train curated-seed0 | reused |" in md and "| eval curated-seed0 | 6000 questions |" in md
+    html = render_html(s, _results(), CURATION, {}, [])
+    assert "<h2>Where the time went</h2>" in html and "<td>eval curated-seed0</td><td>6000 questions</td>" in html
+    assert set(clock.totals()) == {"data", "train", "eval"}

@@ -10,12 +10,19 @@ Greedy decoding when temperature is 0, else sampling seeded by ``params.seed``.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from infimed.backends.base import BACKENDS, GenRequest, GenResult, SamplingParams, request_image_paths
+
+IMAGE_CACHE_BYTES = 1024**3  # decoded images kept per process with cache_inputs
+_PROMPTS: dict[str, dict[str, tuple[str, int]]] = {}  # per processor fingerprint: messages -> (text, length)
+_IMAGES: dict[tuple[str, int, int], Any] = {}
+_IMAGES_BYTES = [0]
 
 
 class HFBackend:
@@ -31,14 +38,16 @@ class HFBackend:
         sort_by_length: bool = True,
         allow_download: bool = False,
         loaded: tuple[Any, Any] | None = None,
-        cache_vision_features: bool = False,
+        cache_inputs: bool = False,
     ):
         """``loaded`` passes an already loaded ``(model, processor)`` pair (e.g. right after training).
 
-        ``cache_vision_features`` computes each image's vision-tower output once (``infimed.train.vision_cache``)
-        and shares it with every later backend in this process whose tower has the same weights (e.g. models
-        fine-tuned from one base with the tower frozen): an image asked several questions, or scored by several
-        such models, goes through the tower once. The model's weights are then frozen (inference only).
+        ``cache_inputs`` keeps what does not depend on the language model for every later backend in this
+        process: each image's vision-tower output (``infimed.train.vision_cache``, shared by models whose tower
+        has the same weights, e.g. fine-tuned from one base with the tower frozen), each prompt's rendered chat
+        template and length (per processor), and decoded images (up to ``IMAGE_CACHE_BYTES``). Several models
+        scored on one test split, or an image asked several questions, then pay for these once. The model's
+        weights are frozen (inference only).
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -54,11 +63,17 @@ class HFBackend:
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self.tokenizer.padding_side = "left"
         self.vision = hasattr(self.processor, "image_processor")  # a text-only LM comes with a bare tokenizer
-        if cache_vision_features and self.vision:
-            from infimed.train.vision_cache import install_vision_cache
+        self.cache_inputs = cache_inputs
+        self._prompts: dict[str, tuple[str, int]] = {}
+        if cache_inputs:
+            from infimed.train.collate import processor_fingerprint
 
-            self.model.requires_grad_(False)
-            install_vision_cache(self.model)
+            self._prompts = _PROMPTS.setdefault(processor_fingerprint(self.processor), {})
+            if self.vision:
+                from infimed.train.vision_cache import install_vision_cache
+
+                self.model.requires_grad_(False)
+                install_vision_cache(self.model)
 
     def prompt_text(self, request: GenRequest) -> str:
         if self.vision:
@@ -68,6 +83,17 @@ class HFBackend:
             return "\n\n".join(m["content"] for m in flat)
         return str(self.tokenizer.apply_chat_template(flat, tokenize=False, add_generation_prompt=True))
 
+    def _prompt(self, request: GenRequest) -> tuple[str, int]:
+        """The request's prompt text and its length in tokens (kept when ``cache_inputs``)."""
+        key = json.dumps(request.messages, sort_keys=True, default=str) if self.cache_inputs else ""
+        found = self._prompts.get(key) if key else None
+        if found is None:
+            text = self.prompt_text(request)
+            found = (text, len(self.tokenizer(text).input_ids) if self.sort_by_length else 0)
+            if key:
+                self._prompts[key] = found
+        return found
+
     def generate(
         self, requests: Sequence[GenRequest], params: SamplingParams, on_result: Callable[[GenResult], None]
     ) -> None:
@@ -75,11 +101,11 @@ class HFBackend:
 
         if params.temperature > 0:
             torch.manual_seed(params.seed)
-        texts = {r.id: self.prompt_text(r) for r in requests}
+        prepared = {r.id: self._prompt(r) for r in requests}
+        texts = {i: text for i, (text, _) in prepared.items()}
         order = list(requests)
-        if self.sort_by_length:
-            lengths = {i: len(self.tokenizer(t).input_ids) for i, t in texts.items()}
-            order.sort(key=lambda r: lengths[r.id], reverse=True)  # longest first: memory trouble shows early
+        if self.sort_by_length:  # longest first: memory trouble shows early
+            order.sort(key=lambda r: prepared[r.id][1], reverse=True)
         for start in range(0, len(order), self.batch_size):
             batch = order[start:start + self.batch_size]
             ready = self._load_images(batch, on_result)
@@ -98,10 +124,25 @@ class HFBackend:
                 on_result(GenResult(req.id, None, error=f"{self.model_name} is a text-only model; the sample has images"))
                 continue
             try:
-                ready.append((req, [load_image(p) for p in paths]))
+                ready.append((req, [self._image(p, load_image) for p in paths]))
             except ImageLoadError as exc:
                 on_result(GenResult(req.id, None, error=f"image: {exc}"))
         return ready
+
+    def _image(self, path: Any, load: Callable[[Any], Any]) -> Any:
+        """A decoded image; with ``cache_inputs`` kept (by path, size and mtime) while the budget lasts."""
+        if not self.cache_inputs:
+            return load(path)
+        st = os.stat(path)
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        image = _IMAGES.get(key)
+        if image is None:
+            image = load(path)
+            cost = image.width * image.height * len(image.getbands())
+            if _IMAGES_BYTES[0] + cost <= IMAGE_CACHE_BYTES:
+                _IMAGES[key] = image
+                _IMAGES_BYTES[0] += cost
+        return image
 
     def _generate_batch(
         self,

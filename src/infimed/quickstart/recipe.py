@@ -6,7 +6,7 @@ from typing import Any
 
 STEPS = 300  # optimiser steps per arm: the same budget for every arm, so the small arms see more epochs
 LEARNING_RATE = 2e-3
-BATCH_SIZE = 32
+BATCH_SIZE = 16
 # training seeds per arm, pooled: each seed retrains every arm and draws its own random subset, so neither
 # one training run nor one lucky random draw decides the verdict (same-size subsets differ by about a point)
 SEEDS = 2
@@ -19,7 +19,7 @@ HELD_OUT = 4800
 EVAL_BATCH = 64
 # the tiny model (``build_tiny_model`` keywords) and the alignment stage every arm starts from
 MODEL: dict[str, Any] = {"hidden_size": 128, "num_layers": 2}
-ALIGN_STEPS = 150
+ALIGN_STEPS = 0
 ALIGN_N = 2000  # phantom caption pairs (cases of their own)
 ALIGN_LR = 2e-3
 ALIGN_SEED_OFFSET = 1000  # the captions' seed: the run's seed plus this

@@ -150,7 +150,7 @@ def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int,
     fp = stage_fingerprint("eval", model_fp, test_fp, EVAL_TOKENS, "direct")
     if reuse_stage(out, fp, what, label=label) and (out / "results.json").exists():
         return dict(json.loads((out / "results.json").read_text()))
-    backend = BACKENDS.get("hf")(model=str(model_dir), batch_size=batch_size, cache_vision_features=True)
+    backend = BACKENDS.get("hf")(model=str(model_dir), batch_size=batch_size, cache_inputs=True)
     results = run_eval(test, backend, SamplingParams(max_new_tokens=EVAL_TOKENS), out, mode="direct")
     mark_stage(out, fp)
     return results

@@ -142,11 +142,15 @@ def clear_encoding_stores() -> None:
 
 def _fingerprint(processor: Any, chat_template: str | None, assistant_only_loss: bool,
                  max_length: int | None) -> str:
-    """What an encoding depends on: the vocabulary, the chat template, the image processor's settings."""
+    return processor_fingerprint(processor, chat_template or "", str(assistant_only_loss), str(max_length))
+
+
+def processor_fingerprint(processor: Any, *extra: str) -> str:
+    """What a rendered or encoded prompt depends on: the vocabulary, the chat template, the image settings."""
     import hashlib
 
     tokenizer = getattr(processor, "tokenizer", processor)
     image = getattr(processor, "image_processor", None)
-    parts = [json.dumps(tokenizer.get_vocab(), sort_keys=True), chat_template or processor.chat_template or "",
-             image.to_json_string() if image is not None else "", str(assistant_only_loss), str(max_length)]
+    parts = [json.dumps(tokenizer.get_vocab(), sort_keys=True), str(getattr(processor, "chat_template", "") or ""),
+             image.to_json_string() if image is not None else "", *extra]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
