@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=128, help="tiny model: text hidden size")
     parser.add_argument("--layers", type=int, default=2, help="tiny model: text layers")
+    parser.add_argument("--heads", type=int, default=None, help="tiny model: text attention heads (default 4)")
     parser.add_argument("--image-size", type=int, default=56, help="tiny model: images resized to this square")
     parser.add_argument("--init", type=float, default=None, help="tiny model: text initializer_range")
     parser.add_argument("--align-steps", type=int, default=0, help="alignment steps on phantom captions (0: none)")
@@ -71,6 +72,9 @@ def tune(args: argparse.Namespace) -> dict[str, Any]:
     shape: dict[str, Any] = {"hidden_size": args.hidden, "num_layers": args.layers, "image_size": args.image_size}
     if args.init is not None:
         shape["initializer_range"] = args.init
+    if args.heads is not None:
+        shape["num_attention_heads"] = args.heads
+        shape["num_key_value_heads"] = max(1, args.heads // 2)
     tag = "-".join(f"{k}{v}" for k, v in sorted(shape.items()))
     base = work / f"model-{tag}"
     base_fp = qs.stage_fingerprint("tiny-model", args.seed, shape)

@@ -87,3 +87,26 @@ def test_text_only_model_answers_text_and_refuses_images(tiny_model_dir: Path, p
     backend.batch_size = 1
     single = _generate(backend, requests[:3], params)
     assert all(batched[i].response == single[i].response and batched[i].error is None for i in single)
+
+
+def test_cached_inputs_change_no_answer_and_serve_the_next_model(hf_backend, tiny_model_dir: Path,  # type: ignore[no-untyped-def]
+                                                                 phantom_dir: Path) -> None:
+    from infimed.backends import hf
+    from infimed.train.vision_cache import clear_vision_caches
+
+    clear_vision_caches()
+    samples = load_samples(phantom_dir / "test.jsonl")[:10]
+    requests = [build_request(s, "direct") for s in samples]
+    params = SamplingParams(max_new_tokens=6)
+    plain = _generate(hf_backend, requests, params)
+    first = BACKENDS.get("hf")(model=tiny_model_dir, device="cpu", batch_size=4, cache_inputs=True)
+    cached = _generate(first, requests, params)
+    assert {i: r.response for i, r in cached.items()} == {i: r.response for i, r in plain.items()}
+    prompts, images = len(first._prompts), len(hf._IMAGES)
+    assert prompts == len({r.id for r in requests}) and images >= 1
+    second = BACKENDS.get("hf")(model=tiny_model_dir, device="cpu", batch_size=4, cache_inputs=True)
+    calls: list[int] = []
+    second.prompt_text = lambda r: calls.append(1) or ""  # type: ignore[method-assign]
+    again = _generate(second, requests, params)
+    assert calls == [] and len(hf._IMAGES) == images  # prompts and images came from the first model's pass
+    assert {i: r.response for i, r in again.items()} == {i: r.response for i, r in plain.items()}
