@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--align-lr", type=float, default=2e-3)
     parser.add_argument("--align-language", action="store_true", help="alignment trains the language model too")
     parser.add_argument("--align-vision", action="store_true", help="alignment trains the vision tower too")
+    parser.add_argument("--train-vision", action="store_true", help="SFT trains the vision tower (no cache)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log", type=Path, default=None, help="JSON lines of results (default WORK/tune.jsonl)")
     args = parser.parse_args()
@@ -87,6 +88,8 @@ def tune(args: argparse.Namespace) -> dict[str, Any]:
         base, base_fp = timed("align", align, work, base, base_fp, args)
     n_train = qs.count_lines(train)
     recipe = arm_recipe(n_train, steps=args.steps, epochs=None, learning_rate=args.lr, batch_size=args.batch_size)
+    if args.train_vision:
+        recipe.update(freeze_vision=False, cache_vision_features=False)
     run = work / "runs" / f"{args.arm}-{qs.stage_fingerprint(base_fp, recipe, args.seed)}"
     model_fp = timed("train", qs.train_arm, base, train, run, seed=args.seed, recipe=recipe, base_fp=base_fp)
     val = load_samples(paths["val"])
