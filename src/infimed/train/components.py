@@ -271,7 +271,7 @@ def cpu_loss_trainer(trainer_class: Any) -> Any:
     TRL's fused LM head (chunked log-probs over every position, plus entropy and token accuracy) saves the
     memory of the full logits on GPUs with large vocabularies; on the CPU it costs ~45% of a tiny model's
     step, and the LM head over every position (prompt and padding included) another third
-    (bench/train_step.py). Without CUDA the loss is the same mean over label tokens, computed from the
+    (bench/quickstart_stages.py). Without CUDA the loss is the same mean over label tokens, computed from the
     backbone's hidden states at the label positions only; the loss log has no entropy or token accuracy.
     """
 
