@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=3600, help="phantom pool size (train + test questions)")
     parser.add_argument("--val", type=int, default=1500, help="phantom validation questions")
     parser.add_argument("--arm", choices=("full", "curated", "random"), default="full")
+    parser.add_argument("--budget", type=float, default=0.2, help="curated arm: fraction of the pool kept")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -35,12 +36,13 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=2, help="tiny model: text layers")
     parser.add_argument("--heads", type=int, default=None, help="tiny model: text attention heads (default 4)")
     parser.add_argument("--image-size", type=int, default=56, help="tiny model: images resized to this square")
+    parser.add_argument("--tie", action="store_true", help="tiny model: tie input and output embeddings")
     parser.add_argument("--init", type=float, default=None, help="tiny model: text initializer_range")
     parser.add_argument("--align-steps", type=int, default=0, help="alignment steps on phantom captions (0: none)")
     parser.add_argument("--align-n", type=int, default=3000, help="phantom caption records for alignment")
     parser.add_argument("--align-lr", type=float, default=2e-3)
-    parser.add_argument("--align-language", action="store_true", help="alignment trains the language model too")
-    parser.add_argument("--align-vision", action="store_true", help="alignment trains the vision tower too")
+    parser.add_argument("--align-vision", action="store_true",
+                        help="alignment trains the vision tower too (the language model and projector always train)")
     parser.add_argument("--train-vision", action="store_true", help="SFT trains the vision tower (no cache)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log", type=Path, default=None, help="JSON lines of results (default WORK/tune.jsonl)")
@@ -66,11 +68,13 @@ def tune(args: argparse.Namespace) -> dict[str, Any]:
     paths = timed("data", qs.prepare_data, work, data=None, npz=args.npz, n=args.n, seed=args.seed, val=args.val)
     train = paths["train"]
     if args.arm != "full":
-        curated = timed("curate", qs.curate, paths["train"], paths["test"], paths["truth"], work / "curated",
-                        budget=round(0.2 * qs.count_lines(paths["train"])), workers=2)
+        curated = timed("curate", qs.curate, paths["train"], paths["test"], paths["truth"], work / f"curated-{args.budget:g}",
+                        budget=round(args.budget * qs.count_lines(paths["train"])), workers=2)
         train = curated if args.arm == "curated" else qs.random_subset(paths["train"], qs.count_lines(curated),
                                                                        work / "random", seed=args.seed)
     shape: dict[str, Any] = {"hidden_size": args.hidden, "num_layers": args.layers, "image_size": args.image_size}
+    if args.tie:
+        shape["tie_embeddings"] = True
     if args.init is not None:
         shape["initializer_range"] = args.init
     if args.heads is not None:
@@ -85,7 +89,11 @@ def tune(args: argparse.Namespace) -> dict[str, Any]:
         timed("model", build_tiny_model, base, seed=args.seed, **shape)
         qs.mark_stage(base, base_fp)
     if args.align_steps:
-        base, base_fp = timed("align", align, work, base, base_fp, args)
+        knobs = {"steps": args.align_steps, "n_captions": args.align_n, "learning_rate": args.align_lr,
+                 "train_vision": args.align_vision}
+        base, base_fp = timed("align", qs.aligned_model, work, base, base_fp, seed=args.seed,
+                              batch_size=args.batch_size, clock=qs.StageClock(),
+                              folder=f"aligned-{qs.stage_fingerprint(base_fp, knobs)}", **knobs)
     n_train = qs.count_lines(train)
     recipe = arm_recipe(n_train, steps=args.steps, epochs=None, learning_rate=args.lr, batch_size=args.batch_size)
     if args.train_vision:
@@ -106,29 +114,6 @@ def tune(args: argparse.Namespace) -> dict[str, Any]:
     with log.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(summary) + "\n")
     return {"summary": summary, "tasks": tasks}
-
-
-def align(work: Path, base: Path, base_fp: str, args: argparse.Namespace) -> tuple[Path, str]:
-    """The base model after the alignment stage on phantom captions (their own cases, another seed)."""
-    from infimed.data.captions import synth_captions
-    from infimed.quickstart import run as qs
-    from infimed.train.align import train_align
-
-    captions = work / "captions"
-    cap_fp = qs.stage_fingerprint("captions", args.align_n, args.seed + 1000)
-    if not qs.reuse_stage(captions, cap_fp, "the phantom captions"):
-        synth_captions(captions, n=args.align_n, seed=args.seed + 1000)
-        qs.mark_stage(captions, cap_fp)
-    out = work / f"aligned-{qs.stage_fingerprint(base_fp, args.align_steps, args.align_lr, args.align_language, args.align_vision)}"
-    fp = qs.stage_fingerprint("align", base_fp, cap_fp, args.align_steps, args.align_lr, args.align_language,
-                              args.align_vision)
-    if not qs.reuse_stage(out, fp, "the alignment stage"):
-        train_align(base, [captions / "train.jsonl"], out, train_language=args.align_language,
-                    train_vision=args.align_vision, cache_vision_features=not args.align_vision,
-                    max_steps=args.align_steps, learning_rate=args.align_lr, batch_size=args.batch_size,
-                    schedule="cosine", warmup=0.05, logging_steps=10, save_steps=100_000, seed=args.seed)
-        qs.mark_stage(out, fp)
-    return out, fp
 
 
 if __name__ == "__main__":

@@ -170,6 +170,13 @@ def test_overrides_and_bad_sizes(tmp_path: Path) -> None:
         build_tiny_model(tmp_path / "bad", hidden_size=100, num_attention_heads=3)
 
 
+def test_tied_embeddings_share_one_matrix(tmp_path: Path) -> None:
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(build_tiny_model(tmp_path / "tied", tie_embeddings=True))
+    assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+
+
 def test_trl_sees_generation_markers_and_trained_stop_token(loaded: tuple[Any, Any]) -> None:
     """TRL's assistant-only SFT uses our template as is (no template swap, im_end inside the loss mask)."""
     from trl.chat_template_utils import has_generation_markers, is_chat_template_stop_token_trained

@@ -147,3 +147,14 @@ def test_the_report_shows_where_the_time_went() -> None:
     html = render_html(s, _results(), CURATION, {}, [])
     assert "<h2>Where the time went</h2>" in html and "<td>eval curated-seed0</td><td>6000 questions</td>" in html
     assert set(clock.totals()) == {"data", "train", "eval"}
+
+
+def test_the_report_says_what_the_alignment_stage_taught() -> None:
+    s = _summary(0.6, 0.5, 0.55)
+    s["per_task"] = {"modality_recognition": {"n": 10, "chance": 0.3, "curated": 0.5, "random": 0.4, "full": 0.5}}
+    assert "aligned model" not in render_md(s, _results(), [])  # no alignment stage, no sentence
+    s["alignment"] = {"steps": 1000, "check": {"n": 200, "modality": 0.915, "region": 0.975, "examples": []}}
+    md = render_md(s, _results(), [])
+    assert ("captioned 200 held-out caption images naming the right modality in 91.5% and the right body region "
+            "in 97.5% of them") in md
+    assert "the right body region in 97.5%" in render_html(s, _results(), CURATION, {}, [])

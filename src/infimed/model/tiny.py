@@ -73,12 +73,14 @@ def build_tiny_model(
     num_layers: int = 2,
     image_size: int = 56,
     vocab_size: int = 2048,
+    tie_embeddings: bool = False,
     **overrides: Any,
 ) -> Path:
     """Build, save and return ``out_dir`` holding a tiny random Qwen2.5-VL model and its processor.
 
     ``hidden_size``/``num_layers`` size the language model, ``image_size`` (a multiple of 28) fixes the
-    processor's ``min_pixels = max_pixels = image_size**2``, ``vocab_size`` is the BPE training target.
+    processor's ``min_pixels = max_pixels = image_size**2``, ``vocab_size`` is the BPE training target,
+    ``tie_embeddings`` shares one matrix between the input embeddings and the LM head.
     Other keyword ``overrides`` go into the text config (e.g. ``num_attention_heads=8``), or into the vision
     config when prefixed ``vision_`` (e.g. ``vision_depth=4``). Same seed -> identical weights and tokenizer.
     """
@@ -128,7 +130,7 @@ def build_tiny_model(
         video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=False,
+        tie_word_embeddings=tie_embeddings,
     )
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(config).eval()

@@ -75,6 +75,16 @@ def task_sentence(summary: dict[str, Any]) -> str:
             f"model: {', '.join(near_chance)}; those tasks cannot separate the training sets.")
 
 
+def alignment_sentence(summary: dict[str, Any]) -> str:
+    """What the alignment stage taught, from its caption check (empty without the stage)."""
+    check = (summary.get("alignment") or {}).get("check")
+    if not check:
+        return ""
+    return (f"Before any question-answer training, the aligned model captioned {check['n']} held-out caption images "
+            f"naming the right modality in {_pct(check['modality'])} and the right body region in "
+            f"{_pct(check['region'])} of them (a uniform guess: 25%).")
+
+
 def _task_rows(summary: dict[str, Any]) -> list[tuple[str, int, float, list[float]]]:
     return [(t, r["n"], r["chance"], [r.get(a, 0.0) for a in ARMS]) for t, r in summary.get("per_task", {}).items()]
 
@@ -201,6 +211,7 @@ pre {{ background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12px; }}
 <table><tr><th>comparison</th><th>difference</th><th>95% CI (paired bootstrap)</th><th>McNemar p</th>
 <th>significant</th></tr>{diff_rows}</table>
 <h2>Per task, against a uniform guess</h2>
+<p>{escape(alignment_sentence(summary))}</p>
 <p>{escape(task_sentence(summary)) if summary.get("per_task") else ""}</p>
 <table><tr><th>task</th><th>n</th><th>uniform guess</th>{''.join(f'<th>{ARM_LABEL[a]}</th>' for a in ARMS)}</tr>{task_rows}</table>
 <h2>Per modality x task (seed {summary.get("seeds", [0])[0]})</h2>
@@ -232,7 +243,7 @@ def render_md(summary: dict[str, Any], results: dict[str, dict[str, Any]], comma
     lines += [f"| {k} | {_signed(d['diff'])} | {_ci_pts(d['ci95'])} | {d.get('p_value', float('nan')):.3g} | "
               f"{'yes' if d['significant'] else 'no'} |" for k, d in summary["differences"].items()]
     if summary.get("per_task"):
-        lines += ["", "## Per task, against a uniform guess", "", task_sentence(summary), "",
+        lines += ["", "## Per task, against a uniform guess", "", alignment_sentence(summary), "", task_sentence(summary), "",
                   "| task | n | uniform guess | " + " | ".join(ARM_LABEL[a] for a in ARMS) + " |",
                   "|---|---:|---:|" + "---:|" * len(ARMS)]
         lines += [f"| {t} | {n} | {_pct(c)} | " + " | ".join(_pct(v) for v in accs) + " |"

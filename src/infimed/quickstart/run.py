@@ -286,10 +286,12 @@ def base_model(out: Path, *, seed: int, clock: StageClock) -> tuple[Path, str]:
 
 
 def aligned_model(out: Path, base: Path, base_fp: str, *, seed: int, steps: int, batch_size: int,
-                  clock: StageClock, n_captions: int = ALIGN_N) -> tuple[Path, str]:
+                  clock: StageClock, n_captions: int = ALIGN_N, learning_rate: float = ALIGN_LR,
+                  train_vision: bool = False, folder: str = "aligned") -> tuple[Path, str]:
     """The alignment stage every arm starts from: the base model trained on phantom captions of cases of their
     own (another seed; no image is shared with the VQA pool or its test split), so it first learns what the
-    images show. ``steps=0`` skips it."""
+    images show. The language model and projector train; the vision tower too with ``train_vision``. The result
+    goes to ``out/folder``; ``steps=0`` skips the stage."""
     if steps <= 0:
         return base, base_fp
     from infimed.data.captions import synth_captions
@@ -302,10 +304,11 @@ def aligned_model(out: Path, base: Path, base_fp: str, *, seed: int, steps: int,
             log(f"generating {n_captions} phantom caption pairs for the alignment stage")
             synth_captions(captions, n=n_captions, seed=seed + ALIGN_SEED_OFFSET)
             mark_stage(captions, cap_fp)
-    aligned = out / "aligned"
-    recipe: dict[str, Any] = {"max_steps": steps, "learning_rate": ALIGN_LR, "batch_size": batch_size, "schedule": "cosine",
-              "warmup": 0.05, "logging_steps": 5, "save_steps": 100_000, "train_language": True,
-              "cache_vision_features": True}
+    aligned = out / folder
+    recipe: dict[str, Any] = {"max_steps": steps, "learning_rate": learning_rate, "batch_size": batch_size,
+                              "schedule": "cosine", "warmup": 0.05, "logging_steps": 5, "save_steps": 100_000,
+                              "train_language": True, "train_vision": train_vision,
+                              "cache_vision_features": not train_vision}
     fp = stage_fingerprint("align", base_fp, data_fingerprint(captions / "train.jsonl"), seed, recipe)
     with clock.stage("align"):
         if not reuse_stage(aligned, fp, "the alignment stage"):
@@ -356,6 +359,13 @@ def quickstart(
     base, base_fp = base_model(out, seed=seed, clock=clock)
     base, base_fp = aligned_model(out, base, base_fp, seed=seed, steps=align_steps, batch_size=batch_size,
                                   clock=clock, n_captions=align_n)
+    align_check = None
+    if align_steps > 0:
+        from infimed.quickstart.alignment_check import checked_alignment
+
+        with clock.stage("align-check"):
+            log("checking the alignment stage: captions of held-out caption images")
+            align_check = checked_alignment(base, out / "captions" / "test.jsonl")
     test = load_samples(paths["test"])
     test_fp = data_fingerprint(paths["test"])
     ids = [s.id for s in test]
@@ -391,7 +401,8 @@ def quickstart(
         "seeds": [seed + s for s in range(seeds)],
         "recipe": recipes,
         "model": MODEL,
-        "alignment": {"steps": align_steps, "captions": align_n, "learning_rate": ALIGN_LR} if align_steps > 0 else None,
+        "alignment": {"steps": align_steps, "captions": align_n, "learning_rate": ALIGN_LR,
+                      "check": align_check} if align_steps > 0 else None,
         "data": {k: str(v) for k, v in paths.items()},
         "stages": clock.rows,
         "stage_seconds": clock.totals(),
