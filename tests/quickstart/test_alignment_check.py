@@ -33,4 +33,4 @@ def test_checked_alignment_keeps_its_result_beside_the_model(tmp_path):
     synth_captions(tmp_path / "caps", n=10, seed=1)
     kept = {"asked": 200, "n": 2, "modality": 1.0, "region": 0.5, "examples": []}
     (tmp_path / CHECK_FILE).write_text(json.dumps(kept))
-    assert checked_alignment(tmp_path, tmp_path / "caps" / "test.jsonl") == kept  # no model needed
+    assert checked_alignment(tmp_path, tmp_path / "caps" / "test.jsonl") == (kept, True)  # no model needed

@@ -47,10 +47,12 @@ def test_changing_steps_reruns_training_and_evaluation(tmp_path: Path, capsys: p
     assert "curation reused" in log and "rerunning" not in log
     assert results.stat().st_mtime_ns == made and again["arms"] == first["arms"]
     names = [row["stage"] for row in first["stages"]]
-    assert names[:6] == ["data", "curate", "model", "captions", "align", "train curated-seed0"]
+    assert names[:7] == ["data", "curate", "model", "captions", "align", "align-check", "train curated-seed0"]
     assert "eval full-seed0" in names and not any(row["reused"] for row in first["stages"])
     assert all(row["reused"] for row in again["stages"])
-    assert set(again["stage_seconds"]) == {"data", "curate", "model", "captions", "align", "train", "eval"}
+    assert set(again["stage_seconds"]) == {"data", "curate", "model", "captions", "align", "align-check", "train",
+                                           "eval"}
+    assert first["alignment"]["check"]["n"] >= 1 and again["alignment"]["check"] == first["alignment"]["check"]
     report = (out / "report.md").read_text()
     assert "## Where the time went" in report and "| train curated-seed0 | reused |" in report
 

@@ -59,18 +59,19 @@ def check_alignment(model_dir: Path, captions_test: Path, *, n: int = N_CHECK, b
             "examples": [{"reference": s.answer, "caption": responses.get(s.id, "")} for s in samples[:3]]}
 
 
-def checked_alignment(model_dir: Path, captions_test: Path, *, n: int = N_CHECK) -> dict[str, Any]:
-    """``check_alignment``, kept in ``model_dir/caption_check.json``: a reused aligned model is not checked again
-    (the quickstart deletes the folder, and the file with it, whenever the alignment stage reruns)."""
+def checked_alignment(model_dir: Path, captions_test: Path, *, n: int = N_CHECK) -> tuple[dict[str, Any], bool]:
+    """(``check_alignment``'s result, whether it was kept from before): the result is kept in
+    ``model_dir/caption_check.json``, so a reused aligned model is not checked again (the quickstart deletes the
+    folder, and the file with it, whenever the alignment stage reruns)."""
     from infimed.io.jsonl import write_json
 
     path = Path(model_dir) / CHECK_FILE
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(kept, dict) and kept.get("asked") == n:
-            return kept
+            return kept, True
     except (OSError, ValueError):
         pass
     result = {"asked": n, **check_alignment(model_dir, captions_test, n=n)}
     write_json(path, result)
-    return result
+    return result, False

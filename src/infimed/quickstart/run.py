@@ -363,9 +363,9 @@ def quickstart(
     if align_steps > 0:
         from infimed.quickstart.alignment_check import checked_alignment
 
-        with clock.stage("align-check"):
+        with clock.stage("align-check") as row:
             log("checking the alignment stage: captions of held-out caption images")
-            align_check = checked_alignment(base, out / "captions" / "test.jsonl")
+            align_check, row["reused"] = checked_alignment(base, out / "captions" / "test.jsonl")
     test = load_samples(paths["test"])
     test_fp = data_fingerprint(paths["test"])
     ids = [s.id for s in test]
