@@ -424,8 +424,9 @@ def quickstart(
 def describe_run(recipes: dict[str, dict[str, Any]], n_train: dict[str, int], *, steps: int | None, seeds: int,
                  seed: int, n_test: int, align_steps: int, phantom: bool, n: int, held_out: int) -> str:
     """The report's paragraph on how the models were made and scored, and how the recipe was chosen."""
-    align = (f"After an alignment stage of {align_steps} steps on {ALIGN_N} phantom captions of cases of their "
-             "own (the whole model trained, vision tower frozen), t" if align_steps > 0 else "T")
+    align = (f"After an alignment stage of {align_steps} steps on phantom captions of cases of their own (4 in 5 "
+             f"of {ALIGN_N} to train on, the rest to check it; language model and projector trained, vision tower "
+             "frozen), t" if align_steps > 0 else "T")
     return (
         f"{align}he tiny Qwen2.5-VL model ({MODEL['num_layers']} layers of {MODEL['hidden_size']}) was trained "
         "three ways with the same recipe ("
