@@ -1,9 +1,7 @@
-import json
-
 from infimed.backends import BACKENDS
 from infimed.data.captions import synth_captions
 from infimed.io.jsonl import load_samples
-from infimed.quickstart.alignment_check import CHECK_FILE, check_alignment, checked_alignment, named
+from infimed.quickstart.alignment_check import check_alignment, named
 
 
 def test_named_reads_the_first_modality_and_region_of_every_template():
@@ -28,9 +26,3 @@ def test_check_counts_a_caption_right_only_where_it_names_the_reference_modality
     assert result["n"] == 4 and result["modality"] == 0.25 and result["region"] == 0.5
     assert result["examples"][0] == {"reference": first.answer, "caption": first.answer}
 
-
-def test_checked_alignment_keeps_its_result_beside_the_model(tmp_path):
-    synth_captions(tmp_path / "caps", n=10, seed=1)
-    kept = {"asked": 200, "n": 2, "modality": 1.0, "region": 0.5, "examples": []}
-    (tmp_path / CHECK_FILE).write_text(json.dumps(kept))
-    assert checked_alignment(tmp_path, tmp_path / "caps" / "test.jsonl") == (kept, True)  # no model needed

@@ -42,6 +42,7 @@ def test_changing_steps_reruns_training_and_evaluation(tmp_path: Path, capsys: p
     again = quickstart(out, steps=1, **TINY)
     log = capsys.readouterr().err
     for stage in ("the phantom data", "the tiny base model", "the phantom captions", "the alignment stage",
+                  "the alignment check",
                   "training curated-seed0", "training full-seed0", "evaluation random-seed0", "evaluation full-seed0"):
         assert f"reused {stage} (inputs and settings unchanged)" in log, stage
     assert "curation reused" in log and "rerunning" not in log

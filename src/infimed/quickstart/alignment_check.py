@@ -7,7 +7,6 @@ names none. The check reads only the caption set's own test split (cases of thei
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from infimed.data.scene import ANATOMIES, MODALITY_KEYS, MODALITY_NAMES
 
 N_CHECK = 200  # held-out captions generated (~5 s on 2 cores)
-CHECK_FILE = "caption_check.json"
 CHECK_TOKENS = 16  # modality and region come within the first dozen tokens of every template
 if TYPE_CHECKING:
     from infimed.backends import Backend, GenResult
@@ -58,20 +56,3 @@ def check_alignment(model_dir: Path, captions_test: Path, *, n: int = N_CHECK, b
     return {"n": len(samples), "modality": hits["modality"] / len(samples), "region": hits["region"] / len(samples),
             "examples": [{"reference": s.answer, "caption": responses.get(s.id, "")} for s in samples[:3]]}
 
-
-def checked_alignment(model_dir: Path, captions_test: Path, *, n: int = N_CHECK) -> tuple[dict[str, Any], bool]:
-    """(``check_alignment``'s result, whether it was kept from before): the result is kept in
-    ``model_dir/caption_check.json``, so a reused aligned model is not checked again (the quickstart deletes the
-    folder, and the file with it, whenever the alignment stage reruns)."""
-    from infimed.io.jsonl import write_json
-
-    path = Path(model_dir) / CHECK_FILE
-    try:
-        kept = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(kept, dict) and kept.get("asked") == n:
-            return kept, True
-    except (OSError, ValueError):
-        pass
-    result = {"asked": n, **check_alignment(model_dir, captions_test, n=n)}
-    write_json(path, result)
-    return result, False

@@ -361,11 +361,17 @@ def quickstart(
                                   clock=clock, n_captions=align_n)
     align_check = None
     if align_steps > 0:
-        from infimed.quickstart.alignment_check import checked_alignment
+        from infimed.quickstart.alignment_check import N_CHECK, check_alignment
 
-        with clock.stage("align-check") as row:
-            log("checking the alignment stage: captions of held-out caption images")
-            align_check, row["reused"] = checked_alignment(base, out / "captions" / "test.jsonl")
+        checked, check_fp = out / "align-check", stage_fingerprint("align-check", base_fp, N_CHECK)
+        with clock.stage("align-check"):
+            if reuse_stage(checked, check_fp, "the alignment check"):
+                align_check = json.loads((checked / "check.json").read_text(encoding="utf-8"))
+            else:
+                log("checking the alignment stage: captions of held-out caption images")
+                align_check = check_alignment(base, out / "captions" / "test.jsonl")
+                write_json(checked / "check.json", align_check)
+                mark_stage(checked, check_fp)
     test = load_samples(paths["test"])
     test_fp = data_fingerprint(paths["test"])
     ids = [s.id for s in test]
