@@ -29,6 +29,9 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=1500, help="phantom validation questions")
     parser.add_argument("--arm", choices=("full", "curated", "random"), default="full")
     parser.add_argument("--budget", type=float, default=0.2, help="curated arm: fraction of the pool kept")
+    parser.add_argument("--mode", choices=("auto", "direct", "reasoning"), default="auto",
+                        help="SFT targets and eval prompts (auto: the quickstart's rule, reasoning when every "
+                             "pool sample has a rationale)")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -95,7 +98,9 @@ def tune(args: argparse.Namespace) -> dict[str, Any]:
                               batch_size=args.batch_size, clock=qs.StageClock(),
                               folder=f"aligned-{qs.stage_fingerprint(base_fp, knobs)}", **knobs)
     n_train = qs.count_lines(train)
-    recipe = arm_recipe(n_train, steps=args.steps, epochs=None, learning_rate=args.lr, batch_size=args.batch_size)
+    mode = qs.training_mode(train) if args.mode == "auto" else args.mode
+    recipe = arm_recipe(n_train, steps=args.steps, epochs=None, learning_rate=args.lr, batch_size=args.batch_size,
+                        mode=mode)
     if args.train_vision:
         recipe.update(freeze_vision=False, cache_vision_features=False)
     run = work / "runs" / f"{args.arm}-{qs.stage_fingerprint(base_fp, recipe, args.seed)}"
@@ -103,7 +108,7 @@ def tune(args: argparse.Namespace) -> dict[str, Any]:
     val = load_samples(paths["val"])
     eval_dir = work / "evals" / run.name
     timed("eval", qs.evaluate, run, val, eval_dir, batch_size=64, model_fp=model_fp,
-          test_fp=qs.data_fingerprint(paths["val"]))
+          test_fp=qs.data_fingerprint(paths["val"]), mode=mode)
     correct = qs.correctness(eval_dir, [s.id for s in val])
     tasks = qs.per_task({"arm": [correct]}, val)
     margins = {t: round(100 * (row["arm"] - row["chance"]), 1) for t, row in tasks.items()}

@@ -66,6 +66,9 @@ def test_every_answer_matches_the_ground_truth(phantom_dir: Path) -> None:
             assert case["image"] == sample.images[0] and case["split"] == split
             assert sample.modality == case["modality"]
             assert sample.answer == expected_answer(sample, case), sample.id
+            # the rationale is the finding the answer rests on: the task's open answer for this case
+            open_form = sample.model_copy(update={"answer_type": "open", "options": None})
+            assert sample.rationale == expected_answer(open_form, case), sample.id
 
 
 def test_lesions_are_bright_where_the_truth_puts_them(phantom_dir: Path) -> None:

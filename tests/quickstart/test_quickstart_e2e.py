@@ -33,6 +33,9 @@ def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert set(summary["goal"]) == {"curated_over_full", "reaches_95pct_of_full", "beats_random_beyond_ci"}
     assert {r["max_steps"] for r in summary["recipe"].values()} == {3}  # the same step budget for every arm
     assert "3 steps" in summary["description"]
+    # phantom samples carry their finding as a rationale: every arm trains and is read in reasoning mode
+    assert {r["mode"] for r in summary["recipe"].values()} == {"reasoning"}
+    assert "<think>rationale</think><answer>answer</answer> targets" in summary["description"]
     assert "chosen on the validation split" in summary["description"] and "read the clean test split" in summary["description"]
     assert [r["stage"] for r in summary["stages"]][:3] == ["data", "curate", "model"]
     assert sum(summary["stage_seconds"].values()) <= summary["seconds"] + 1
@@ -42,7 +45,7 @@ def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     synth = json.loads((out / "data" / "synth.json").read_text())
     assert synth["held_out"] == 40 and arms["curated"]["n_test"] == synth["n_test"] >= 40 + synth["n"] // 4
     md = (out / "report.md").read_text()
-    assert "curated" in md and "--max-steps 3" in md and "--held-out 40" in md and "## Where the time went" in md
+    assert "curated" in md and "--max-steps 3" in md and "--mode reasoning" in md and "--held-out 40" in md and "## Where the time went" in md
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

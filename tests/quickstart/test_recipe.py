@@ -30,6 +30,16 @@ def test_recipe_states_and_reproduces_what_was_frozen():
     from infimed.quickstart.recipe import train_flags
 
     recipe = arm_recipe(640, steps=300, epochs=None, learning_rate=2e-3, batch_size=32)
-    assert train_flags(recipe) == "--freeze-vision --train-projector"
+    assert train_flags(recipe) == "--mode direct --freeze-vision --train-projector"
     assert "full fine-tuning with the vision tower frozen" in describe_recipe({"curated": recipe}, {"curated": 640})
-    assert train_flags({**recipe, "freeze_vision": False}) == "--train-vision --train-projector"
+    assert train_flags({**recipe, "freeze_vision": False}) == "--mode direct --train-vision --train-projector"
+
+
+def test_reasoning_mode_is_stated_and_reproduced() -> None:
+    from infimed.quickstart.recipe import train_flags
+
+    recipe = arm_recipe(640, steps=300, epochs=None, learning_rate=1e-3, batch_size=16, mode="reasoning")
+    assert recipe["mode"] == "reasoning" and train_flags(recipe).startswith("--mode reasoning ")
+    assert "<think>rationale</think><answer>answer</answer> targets" in describe_recipe({"full": recipe}, {"full": 640})
+    direct = arm_recipe(640, steps=300, epochs=None, learning_rate=1e-3, batch_size=16)
+    assert "bare-answer targets" in describe_recipe({"full": direct}, {"full": 640})

@@ -79,6 +79,8 @@ def test_per_task_compares_each_arm_with_a_uniform_guess() -> None:
     md = render_md(summary, _results(), [])
     assert "Learned beyond a uniform guess (by 5+ points): abnormality_detection." in md
     assert "Near chance for every model: counting, modality_recognition" in md
+    # the whole pool's worst task: counting (like modality), 25% against a uniform 25%
+    assert "by at least +0.0 points on every task type (least: counting; goal: +15 on each, NOT met)" in md
     assert "| abnormality_detection | 4 | 50.0% | 100.0% | 0.0% | 100.0% |" in md
 
 
@@ -158,3 +160,14 @@ def test_the_report_says_what_the_alignment_stage_taught() -> None:
     assert ("captioned 200 held-out caption images naming the right modality in 91.5% and the right body region "
             "in 97.5% of them") in md
     assert "the right body region in 97.5%" in render_html(s, _results(), CURATION, {}, [])
+
+
+def test_full_margin_goal_met_names_the_least_learned_task() -> None:
+    from infimed.quickstart.report import full_margin_sentence
+
+    rows = {"counting": {"n": 10, "chance": 0.25, "curated": 0.5, "random": 0.4, "full": 0.45},
+            "modality_recognition": {"n": 10, "chance": 0.3, "curated": 0.6, "random": 0.5, "full": 0.9}}
+    text = full_margin_sentence({"per_task": rows})
+    assert text.startswith("The whole pool beat a uniform guess by at least +20.0 points")
+    assert "(least: counting; goal: +15 on each, met)" in text
+    assert full_margin_sentence({"per_task": {}}) == ""

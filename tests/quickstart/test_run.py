@@ -29,6 +29,19 @@ def test_stage_marker_reuse_resume_and_rerun(tmp_path: Path, capsys: pytest.Capt
     assert "rerunning stage x (inputs or settings changed)" in capsys.readouterr().err
 
 
+def test_training_mode_is_reasoning_only_when_every_pool_sample_has_a_rationale(tmp_path: Path) -> None:
+    from infimed.io.jsonl import write_jsonl
+    from infimed.quickstart.run import training_mode
+    from infimed.schema import Sample
+
+    with_reason = [Sample(id=f"s{i}", question="Which modality?", answer="CT", answer_type="open", rationale="CT")
+                   for i in range(3)]
+    write_jsonl(tmp_path / "all.jsonl", with_reason)
+    write_jsonl(tmp_path / "some.jsonl", [*with_reason, with_reason[0].model_copy(update={"id": "x", "rationale": " "})])
+    assert training_mode(tmp_path / "all.jsonl") == "reasoning"
+    assert training_mode(tmp_path / "some.jsonl") == "direct"
+
+
 @pytest.mark.slow
 def test_changing_steps_reruns_training_and_evaluation(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,10 @@ Output in ``out_dir``: ``train.jsonl``, ``test.jsonl``, ``val.jsonl`` (only with
 boxes; for tests and analysis, never for curation), ``synth.json`` (the summary; ``by_task``, ``by_modality``
 and ``by_answer_type`` count train + test, ``n_val`` the validation samples), and with ``defects=True`` the
 dirt of ``defects.py`` injected into train plus ``defects.jsonl``. Sample and image ids are opaque seeded hex
-strings; a sample's ``meta`` holds only its ``case_id``. Same seed and ``n`` -> byte-identical files.
+strings; a sample's ``meta`` holds only its ``case_id``; its ``rationale`` is the finding its answer rests on
+(the task's open answer: "MRI", "upper left", "2"), the short chain of thought that reasoning-mode SFT puts in
+``<think>`` before the answer (a wrong-label defect changes the answer, not the finding). Same seed and ``n``
+-> byte-identical files.
 Rerunning into a folder that holds a previous phantom set (``synth.json``) replaces its images, defect
 manifest and validation file.
 """
@@ -36,7 +39,7 @@ from PIL import Image
 
 from infimed.data.defects import DEFECT_RATES, inject
 from infimed.data.ids import OpaqueIds
-from infimed.data.questions import Question, ask, tasks_for
+from infimed.data.questions import Question, ask, tasks_for, truth
 from infimed.data.scene import Scene, random_scene, render
 from infimed.io.jsonl import write_bytes_private, write_json, write_jsonl
 from infimed.progress import track
@@ -80,7 +83,7 @@ def _cases(n: int, rng: np.random.Generator, ids: OpaqueIds, image_names: Opaque
                 id=ids.new("ph-"), images=[rel], question=q.text, options=q.options, answer=q.answer,
                 answer_type=q.answer_type,  # type: ignore[arg-type]
                 modality=scene.modality, task=task,  # type: ignore[arg-type]
-                source="phantom", split=split, meta={"case_id": case_id},
+                source="phantom", split=split, rationale=truth(scene, task), meta={"case_id": case_id},
             )
             items.append((sample, q))
         made += len(items)

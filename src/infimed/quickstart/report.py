@@ -67,12 +67,29 @@ def learned_tasks(summary: dict[str, Any], margin: float = 0.05) -> tuple[list[s
     return learned, [t for t in rows if t not in learned]
 
 
+FULL_MARGIN_GOAL = 0.15  # the whole pool should beat a uniform guess by this much on every task type
+
+
 def task_sentence(summary: dict[str, Any]) -> str:
     learned, near_chance = learned_tasks(summary)
     if not near_chance:
-        return "Every task was learned beyond a uniform guess by at least one model."
-    return (f"Learned beyond a uniform guess (by 5+ points): {', '.join(learned) or 'none'}. Near chance for every "
-            f"model: {', '.join(near_chance)}; those tasks cannot separate the training sets.")
+        text = "Every task was learned beyond a uniform guess by at least one model."
+    else:
+        text = (f"Learned beyond a uniform guess (by 5+ points): {', '.join(learned) or 'none'}. Near chance for "
+                f"every model: {', '.join(near_chance)}; those tasks cannot separate the training sets.")
+    return f"{text} {full_margin_sentence(summary)}".strip()
+
+
+def full_margin_sentence(summary: dict[str, Any]) -> str:
+    """Whether the whole pool beat a uniform guess by ``FULL_MARGIN_GOAL`` on every task type, naming the worst."""
+    rows = summary.get("per_task", {})
+    if not rows or any("full" not in r for r in rows.values()):
+        return ""
+    worst = min(rows, key=lambda t: rows[t]["full"] - rows[t]["chance"])
+    margin = rows[worst]["full"] - rows[worst]["chance"]
+    met = "met" if margin >= FULL_MARGIN_GOAL else "NOT met"
+    return (f"The whole pool beat a uniform guess by at least {margin * 100:+.1f} points on every task type "
+            f"(least: {worst}; goal: +{FULL_MARGIN_GOAL * 100:.0f} on each, {met}).")
 
 
 def alignment_sentence(summary: dict[str, Any]) -> str:

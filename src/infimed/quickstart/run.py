@@ -34,6 +34,7 @@ from infimed.quickstart.recipe import (
     EVAL_BATCH,
     HELD_OUT,
     LEARNING_RATE,
+    MODE,
     MODEL,
     SEEDS,
     STEPS,
@@ -47,7 +48,9 @@ from infimed.schema import Sample
 ARMS = ("curated", "random", "full")
 # a third of the phantom cases are held out for the test split (plus recipe.HELD_OUT questions)
 TEST_EVERY = 3
-EVAL_TOKENS = 12  # max_new_tokens of the evaluation: the answers are short
+# max_new_tokens of the evaluation per prompt mode: the answers are short, a reasoning answer has its finding
+# and the tags around it (the longest, "<think>upper right</think><answer>B</answer>", is ~10 tokens)
+EVAL_TOKENS = {"direct": 12, "reasoning": 24}
 
 
 def _relocated(sample: Sample, new_dir: Path) -> dict[str, Any]:
@@ -142,16 +145,25 @@ def train_arm(base: Path, data: Path, out: Path, *, seed: int, recipe: dict[str,
     return fp
 
 
+def training_mode(pool: Path) -> str:
+    """``recipe.MODE`` when every sample of the pool carries a rationale (the phantom's do), else "direct"."""
+    if MODE == "direct":
+        return MODE
+    return MODE if all(s.rationale and s.rationale.strip() for s in load_samples(pool)) else "direct"
+
+
 def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int, model_fp: str = "",
-             test_fp: str = "", what: str = "evaluation", label: str = "quickstart") -> dict[str, Any]:
+             test_fp: str = "", what: str = "evaluation", label: str = "quickstart",
+             mode: str = "direct") -> dict[str, Any]:
     from infimed.backends import BACKENDS, SamplingParams
     from infimed.eval.runner import run_eval
 
-    fp = stage_fingerprint("eval", model_fp, test_fp, EVAL_TOKENS, "direct")
+    tokens = EVAL_TOKENS[mode]
+    fp = stage_fingerprint("eval", model_fp, test_fp, tokens, mode)
     if reuse_stage(out, fp, what, label=label) and (out / "results.json").exists():
         return dict(json.loads((out / "results.json").read_text()))
     backend = BACKENDS.get("hf")(model=str(model_dir), batch_size=batch_size, cache_inputs=True)
-    results = run_eval(test, backend, SamplingParams(max_new_tokens=EVAL_TOKENS), out, mode="direct")
+    results = run_eval(test, backend, SamplingParams(max_new_tokens=tokens), out, mode=mode)  # type: ignore[arg-type]
     mark_stage(out, fp)
     return results
 
@@ -263,7 +275,7 @@ def reproduce_commands(out: Path, budget: int | float, recipe: dict[str, Any], n
          "--out runs/qwen3b-curated --method lora --epochs 3 --lr 1e-4 --batch-size 8 --grad-accum 4"),
         ("4. Evaluate and compare",
          f"infimed eval run --model runs/curated --backend hf --data {q(str(out / 'data' / 'test.jsonl'))} "
-         "--out evals/curated\n"
+         f"--mode {recipe.get('mode', 'direct')} --out evals/curated\n"
          "infimed eval compare evals/random evals/curated"),
         ("4'. A real checkpoint served by vLLM",
          "vllm serve /models/Qwen2.5-VL-3B-Instruct --port 8000\n"
@@ -375,8 +387,9 @@ def quickstart(
     test = load_samples(paths["test"])
     test_fp = data_fingerprint(paths["test"])
     ids = [s.id for s in test]
+    mode = training_mode(paths["train"])
     recipes = {arm: arm_recipe(n_train[arm], steps=steps, epochs=epochs, learning_rate=learning_rate,
-                               batch_size=batch_size) for arm in ARMS}
+                               batch_size=batch_size, mode=mode) for arm in ARMS}
     per_arm: dict[str, list[np.ndarray]] = {arm: [] for arm in ARMS}
     results: dict[str, dict[str, Any]] = {}
     losses: dict[str, list[tuple[float, float]]] = {}
@@ -393,7 +406,7 @@ def quickstart(
             with clock.stage(f"eval {name}", questions=len(test)):
                 log(f"seed {seed + s}: evaluating the {arm} model on {len(test)} test samples")
                 res = evaluate(model_dir, test, eval_dir, batch_size=EVAL_BATCH, model_fp=model_fp,
-                               test_fp=test_fp, what=f"evaluation {name}")
+                               test_fp=test_fp, what=f"evaluation {name}", mode=mode)
             per_arm[arm].append(correctness(eval_dir, ids))
             if s == 0:
                 results[arm], losses[arm] = res, _loss_curve(model_dir)
