@@ -55,6 +55,7 @@ def main() -> None:
 
 def tune(args: argparse.Namespace) -> dict[str, Any]:
     from infimed.io.jsonl import load_samples
+    from infimed.prompts import Mode
     from infimed.quickstart import run as qs
     from infimed.quickstart.recipe import arm_recipe
 
@@ -98,7 +99,7 @@ def tune(args: argparse.Namespace) -> dict[str, Any]:
                               batch_size=args.batch_size, clock=qs.StageClock(),
                               folder=f"aligned-{qs.stage_fingerprint(base_fp, knobs)}", **knobs)
     n_train = qs.count_lines(train)
-    mode = qs.training_mode(train) if args.mode == "auto" else args.mode
+    mode: Mode = qs.training_mode(train) if args.mode == "auto" else args.mode
     recipe = arm_recipe(n_train, steps=args.steps, epochs=None, learning_rate=args.lr, batch_size=args.batch_size,
                         mode=mode)
     if args.train_vision:

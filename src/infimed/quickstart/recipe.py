@@ -28,9 +28,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from infimed.prompts import Mode
+
 # "reasoning": SFT targets and evaluation prompts use <think>rationale</think><answer>...</answer> (when every
 # pool sample has a rationale; otherwise "direct", the bare answer)
-MODE = "reasoning"
+MODE: Mode = "reasoning"
 STEPS = 600  # optimiser steps per arm: the same budget for every arm, so the small arms see more epochs
 LEARNING_RATE = 1e-3
 BATCH_SIZE = 16
@@ -55,7 +57,7 @@ ALIGN_SEED_OFFSET = 1000  # the captions' seed: the run's seed plus this
 
 
 def arm_recipe(n_samples: int, *, steps: int | None, epochs: float | None, learning_rate: float,
-               batch_size: int, mode: str = "direct") -> dict[str, Any]:
+               batch_size: int, mode: Mode = "direct") -> dict[str, Any]:
     """``train_sft`` options for one arm: a fixed step budget (``steps``) or a fixed number of ``epochs``."""
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of steps (a fixed step budget) or epochs")
@@ -77,7 +79,7 @@ def describe_recipe(recipes: dict[str, dict[str, Any]], n_train: dict[str, int])
         steps = r["max_steps"] if r["max_steps"] > 0 else -(-int(r["epochs"] * n_train[arm]) // bs)
         parts.append(f"{arm} {steps} steps = {steps * bs / max(n_train[arm], 1):.1f} epochs of {n_train[arm]}")
     first = next(iter(recipes.values()))
-    targets = ("<think>rationale</think><answer>answer</answer> targets" if first.get("mode") == "reasoning"
+    targets = ("<think>rationale</think><answer>answer</answer> targets" if first["mode"] == "reasoning"
                else "bare-answer targets")
     return (f"batch {first['batch_size']}, lr {first['learning_rate']:g} ({first['schedule']}, "
             f"{first['warmup']:.0%} warm-up), {trained_parts(first)}, {targets}; " + "; ".join(parts))
@@ -91,7 +93,7 @@ def trained_parts(recipe: dict[str, Any]) -> str:
 def train_flags(recipe: dict[str, Any]) -> str:
     """The ``infimed train sft`` switches that reproduce the recipe's mode and frozen/trained parts."""
     return " ".join([
-        f"--mode {recipe.get('mode', 'direct')}",
+        f"--mode {recipe['mode']}",
         "--freeze-vision" if recipe["freeze_vision"] else "--train-vision",
         "--freeze-projector" if recipe["freeze_projector"] else "--train-projector",
     ])

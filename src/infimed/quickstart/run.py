@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from infimed.io.jsonl import file_checksum, iter_json_lines, load_samples, write_json, write_jsonl, write_text
+from infimed.prompts import Mode
 from infimed.quickstart.recipe import (
     ALIGN_LR,
     ALIGN_N,
@@ -145,7 +146,7 @@ def train_arm(base: Path, data: Path, out: Path, *, seed: int, recipe: dict[str,
     return fp
 
 
-def training_mode(pool: Path) -> str:
+def training_mode(pool: Path) -> Mode:
     """``recipe.MODE`` when every sample of the pool carries a rationale (the phantom's do), else "direct"."""
     if MODE == "direct":
         return MODE
@@ -154,7 +155,7 @@ def training_mode(pool: Path) -> str:
 
 def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int, model_fp: str = "",
              test_fp: str = "", what: str = "evaluation", label: str = "quickstart",
-             mode: str = "direct") -> dict[str, Any]:
+             mode: Mode = "direct") -> dict[str, Any]:
     from infimed.backends import BACKENDS, SamplingParams
     from infimed.eval.runner import run_eval
 
@@ -163,7 +164,7 @@ def evaluate(model_dir: Path, test: list[Sample], out: Path, *, batch_size: int,
     if reuse_stage(out, fp, what, label=label) and (out / "results.json").exists():
         return dict(json.loads((out / "results.json").read_text()))
     backend = BACKENDS.get("hf")(model=str(model_dir), batch_size=batch_size, cache_inputs=True)
-    results = run_eval(test, backend, SamplingParams(max_new_tokens=tokens), out, mode=mode)  # type: ignore[arg-type]
+    results = run_eval(test, backend, SamplingParams(max_new_tokens=tokens), out, mode=mode)
     mark_stage(out, fp)
     return results
 
@@ -275,7 +276,7 @@ def reproduce_commands(out: Path, budget: int | float, recipe: dict[str, Any], n
          "--out runs/qwen3b-curated --method lora --epochs 3 --lr 1e-4 --batch-size 8 --grad-accum 4"),
         ("4. Evaluate and compare",
          f"infimed eval run --model runs/curated --backend hf --data {q(str(out / 'data' / 'test.jsonl'))} "
-         f"--mode {recipe.get('mode', 'direct')} --out evals/curated\n"
+         f"--mode {recipe['mode']} --out evals/curated\n"
          "infimed eval compare evals/random evals/curated"),
         ("4'. A real checkpoint served by vLLM",
          "vllm serve /models/Qwen2.5-VL-3B-Instruct --port 8000\n"
