@@ -18,7 +18,8 @@ def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["quickstart", "--out", str(out), "--n", "150", "--held-out", "40",
-                                      "--steps", "3", "--batch-size", "8", "--workers", "1"])
+                                      "--steps", "3", "--batch-size", "8", "--workers", "1",
+                                      "--parallel", "2"])
     assert result.exit_code == 0, result.output
     assert "Curated 20%" in result.output and "report.html" in result.output
 
@@ -38,6 +39,9 @@ def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "<think>rationale</think><answer>answer</answer> targets" in summary["description"]
     assert "chosen on the validation split" in summary["description"] and "read the clean test split" in summary["description"]
     assert [r["stage"] for r in summary["stages"]][:3] == ["data", "curate", "model"]
+    runs = [r for r in summary["stages"] if r["stage"] == "train+eval"]
+    assert runs[0]["runs"] == 6 and runs[0]["parallel"] == 2  # 3 arms x 2 seeds, two worker processes
+    assert len([r for r in summary["stages"] if r.get("within") == "train+eval"]) == 12
     assert sum(summary["stage_seconds"].values()) <= summary["seconds"] + 1
     for arm in ("curated", "random", "full"):
         assert (out / "evals" / f"{arm}-seed0" / "results.json").exists()

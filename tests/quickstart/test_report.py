@@ -151,6 +151,26 @@ def test_the_report_shows_where_the_time_went() -> None:
     assert set(clock.totals()) == {"data", "train", "eval"}
 
 
+def test_runs_side_by_side_count_once_in_the_totals() -> None:
+    from infimed.quickstart.stages import StageClock
+
+    clock = StageClock()
+    with clock.stage("train+eval", runs=6, parallel=2) as row:
+        row["seconds"] = 0.0
+    clock.rows[-1]["seconds"] = 100.0  # two runs of 90 s and 80 s side by side took 100 s
+    clock.rows += [{"stage": "train curated-seed0", "samples": 652, "reused": False, "seconds": 90.0,
+                    "within": "train+eval"},
+                   {"stage": "eval curated-seed0", "questions": 6000, "reused": True, "seconds": 0.5,
+                    "within": "train+eval"}]
+    assert clock.totals() == {"train+eval": 100.0}
+    s = _summary(0.6, 0.5, 0.55)
+    s.update(stages=clock.rows, stage_seconds=clock.totals(), seconds=101.0)
+    md = render_md(s, _results(), [])
+    assert "The run took 101 s: train+eval 100 s." in md and "| train+eval | 6 runs, 2 at a time | 100.0 |" in md
+    assert "| - train curated-seed0 | 652 samples, within train+eval | 90.0 |" in md
+    assert "| - eval curated-seed0 | reused, within train+eval | 0.5 |" in md
+
+
 def test_the_report_says_what_the_alignment_stage_taught() -> None:
     s = _summary(0.6, 0.5, 0.55)
     s["per_task"] = {"modality_recognition": {"n": 10, "chance": 0.3, "curated": 0.5, "random": 0.4, "full": 0.5}}

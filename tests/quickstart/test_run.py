@@ -10,7 +10,9 @@ import pytest
 from infimed.quickstart.run import quickstart
 from infimed.quickstart.stages import STAGE_MARKER, reuse_stage, stage_fingerprint
 
-TINY = {"n": 60, "held_out": 6, "seeds": 1, "batch_size": 4, "workers": 1, "align_steps": 1, "align_n": 12}
+# parallel=1: the runs train in this process, so capsys sees their log
+TINY = {"n": 60, "held_out": 6, "seeds": 1, "batch_size": 4, "workers": 1, "align_steps": 1, "align_n": 12,
+        "parallel": 1}
 
 
 def test_stage_marker_reuse_resume_and_rerun(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -61,14 +63,17 @@ def test_changing_steps_reruns_training_and_evaluation(tmp_path: Path, capsys: p
     assert "curation reused" in log and "rerunning" not in log
     assert results.stat().st_mtime_ns == made and again["arms"] == first["arms"]
     names = [row["stage"] for row in first["stages"]]
-    assert names[:7] == ["data", "curate", "model", "captions", "align", "align-check", "train curated-seed0"]
+    assert names[:8] == ["data", "curate", "model", "captions", "align", "align-check", "train+eval",
+                         "train curated-seed0"]
     assert "eval full-seed0" in names and not any(row["reused"] for row in first["stages"])
     assert all(row["reused"] for row in again["stages"])
-    assert set(again["stage_seconds"]) == {"data", "curate", "model", "captions", "align", "align-check", "train",
-                                           "eval"}
+    assert all(row.get("within") == "train+eval" for row in again["stages"][7:])
+    assert set(again["stage_seconds"]) == {"data", "curate", "model", "captions", "align", "align-check",
+                                           "train+eval"}
     assert first["alignment"]["check"]["n"] >= 1 and again["alignment"]["check"] == first["alignment"]["check"]
     report = (out / "report.md").read_text()
-    assert "## Where the time went" in report and "| train curated-seed0 | reused |" in report
+    assert "## Where the time went" in report
+    assert "| - train curated-seed0 | reused, within train+eval |" in report
 
     changed = quickstart(out, steps=2, **TINY)
     log = capsys.readouterr().err

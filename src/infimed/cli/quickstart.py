@@ -31,6 +31,8 @@ def quickstart_cmd(
                                     "phantom captions that every arm starts from (0: none)."),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes for curation's per-image work."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data, the random subset and the first training run."),
+    parallel: int = typer.Option(None, "--parallel", min=1, help="Training runs side by side, each in its own "
+                                 "process (default: 2 on a machine with 2 cores or more, else 1)."),
 ) -> None:
     """Curate a dirty pool, train on curated vs random vs all, evaluate, and write report.html."""
     from infimed.curate.config import parse_budget
@@ -47,7 +49,7 @@ def quickstart_cmd(
     summary = quickstart(out, budget=size, seeds=seeds, n=n, held_out=held_out, data=data, npz=npz,
                          steps=None if epochs is not None else steps, epochs=epochs,
                          learning_rate=lr, batch_size=batch_size, align_steps=align_steps, workers=workers,
-                         seed=seed)
+                         seed=seed, parallel=parallel)
     from infimed.quickstart.report import verdict
 
     for line in verdict(summary):

@@ -145,7 +145,12 @@ def stage_rows(summary: dict[str, Any]) -> list[tuple[str, str, float]]:
             detail = f"{st['samples']} samples"
         elif not detail and st.get("questions") is not None:
             detail = f"{st['questions']} questions"
-        rows.append((str(st["stage"]), detail, float(st["seconds"])))
+        elif not detail and st.get("runs") is not None:
+            detail = f"{st['runs']} runs, {st.get('parallel', 1)} at a time"
+        name = str(st["stage"])
+        if st.get("within"):
+            name, detail = f"- {name}", ", ".join(filter(None, [detail, f"within {st['within']}"]))
+        rows.append((name, detail, float(st["seconds"])))
     return rows
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from infimed.io.jsonl import file_checksum, iter_json_lines, load_samples, write_json, write_jsonl, write_text
 from infimed.prompts import Mode
+from infimed.quickstart.arms import ArmJob, ArmResult, default_parallel, run_arms
 from infimed.quickstart.recipe import (
     ALIGN_LR,
     ALIGN_N,
@@ -336,13 +337,14 @@ def quickstart(
     data: Path | None = None,
     npz: Path | None = None, steps: int | None = STEPS, epochs: float | None = None,
     learning_rate: float = LEARNING_RATE, batch_size: int = BATCH_SIZE, align_steps: int = ALIGN_STEPS,
-    align_n: int = ALIGN_N, workers: int = 2, seed: int = 0,
+    align_n: int = ALIGN_N, workers: int = 2, seed: int = 0, parallel: int | None = None,
 ) -> dict[str, Any]:
     """Run the whole comparison into ``out``; returns the summary written to ``summary.json``.
 
     Every arm trains with the same recipe from the same aligned base model: by default the same number of
     optimiser ``steps`` (so a 20% subset sees five times the epochs of the whole pool); with ``steps=None``
-    the same ``epochs`` instead. Each trained model reads the test split once.
+    the same ``epochs`` instead. Each trained model reads the test split once. ``parallel`` training runs
+    go side by side (None: ``arms.default_parallel()``, two on two cores or more).
     """
     from infimed.curate.config import parse_budget
 
@@ -391,26 +393,28 @@ def quickstart(
     mode = training_mode(paths["train"])
     recipes = {arm: arm_recipe(n_train[arm], steps=steps, epochs=epochs, learning_rate=learning_rate,
                                batch_size=batch_size, mode=mode) for arm in ARMS}
+    jobs = [ArmJob(name=f"{arm}-seed{seed + s}", arm=arm, seed=seed + s,
+                   data=random_files[s] if arm == "random" else arm_data[arm], n_samples=n_train[arm],
+                   base=base, base_fp=base_fp, recipe=recipes[arm], run_dir=out / "runs" / f"{arm}-seed{seed + s}",
+                   eval_dir=out / "evals" / f"{arm}-seed{seed + s}", test=paths["test"], test_fp=test_fp,
+                   n_questions=len(test), mode=mode, eval_batch=EVAL_BATCH)
+            for s in range(seeds) for arm in ARMS]
+    parallel = default_parallel() if parallel is None else parallel
+
+    def finished(result: ArmResult, k: int) -> None:
+        log(f"{result.name} finished ({_took(result.rows)}): {k} of {len(jobs)} runs")
+
+    with clock.stage("train+eval", runs=len(jobs), parallel=min(parallel, len(jobs))) as row:
+        arm_results = run_arms(jobs, parallel, on_done=finished)
+        row["reused"] = all(r["reused"] for res in arm_results for r in res.rows)
     per_arm: dict[str, list[np.ndarray]] = {arm: [] for arm in ARMS}
     results: dict[str, dict[str, Any]] = {}
     losses: dict[str, list[tuple[float, float]]] = {}
-    for s in range(seeds):
-        for arm in ARMS:
-            data_file = random_files[s] if arm == "random" else arm_data[arm]
-            name = f"{arm}-seed{seed + s}"
-            model_dir = out / "runs" / name
-            with clock.stage(f"train {name}", samples=n_train[arm]):
-                log(f"seed {seed + s}: training on the {arm} set ({n_train[arm]} samples)")
-                model_fp = train_arm(base, data_file, model_dir, seed=seed + s, recipe=recipes[arm],
-                                     base_fp=base_fp, what=f"training {name}")
-            eval_dir = out / "evals" / name
-            with clock.stage(f"eval {name}", questions=len(test)):
-                log(f"seed {seed + s}: evaluating the {arm} model on {len(test)} test samples")
-                res = evaluate(model_dir, test, eval_dir, batch_size=EVAL_BATCH, model_fp=model_fp,
-                               test_fp=test_fp, what=f"evaluation {name}", mode=mode)
-            per_arm[arm].append(correctness(eval_dir, ids))
-            if s == 0:
-                results[arm], losses[arm] = res, _loss_curve(model_dir)
+    for job, res in zip(jobs, arm_results, strict=True):
+        clock.rows.extend({**r, "within": "train+eval"} for r in res.rows)
+        per_arm[job.arm].append(correctness(job.eval_dir, ids))
+        if job.seed == seed:
+            results[job.arm], losses[job.arm] = res.results, _loss_curve(job.run_dir)
 
     summary = summarise(per_arm, n_train, seed=seed)
     summary["per_task"] = per_task(per_arm, test)
@@ -439,6 +443,12 @@ def quickstart(
     write_text(out / "report.html", render_html(summary, results, _curation_view(stats), losses, commands))
     log(f"done in {summary['seconds']:.0f} s: {out / 'report.html'}")
     return summary
+
+
+def _took(rows: list[dict[str, Any]]) -> str:
+    """ "train 61 s, eval reused" for a run's clock rows."""
+    return ", ".join(f"{r['stage'].split(' ', 1)[0]} " + ("reused" if r["reused"] else f"{r['seconds']:.0f} s")
+                     for r in rows)
 
 
 def describe_run(recipes: dict[str, dict[str, Any]], n_train: dict[str, int], *, steps: int | None, seeds: int,

@@ -86,9 +86,12 @@ class StageClock:
             self.rows.append(row)
 
     def totals(self) -> dict[str, float]:
-        """Seconds per kind of stage (the part of the name before the first space)."""
+        """Seconds per kind of stage (the part of the name before the first space). Rows ``within`` another
+        (the training runs inside "train+eval", some side by side) are counted in that one only."""
         out: dict[str, float] = {}
         for row in self.rows:
+            if row.get("within"):
+                continue
             kind = row["stage"].split(" ", 1)[0]
             out[kind] = round(out.get(kind, 0.0) + row["seconds"], 1)
         return out
