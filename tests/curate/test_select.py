@@ -208,3 +208,22 @@ def test_tight_budget_is_spent_on_trusted_labels(tmp_path):
     assert step.report()["cut_for_low_label_confidence"] == 0
     with pytest.raises(ValueError, match="trust"):
         SelectStep(budget=10, trust=0.5)
+
+
+def test_the_trust_cut_keeps_a_rare_answer_s_share():
+    from infimed.curate.steps.select import most_trusted
+
+    # 80 "yes" the probe is sure of (0.8-1.0) and 20 "no" it is half as sure of (0.4-0.5), as a probe is of a
+    # rarer answer: a ranking of raw confidences would cut every "no"; relative to each answer's mean
+    # confidence, both keep their share, each losing its least confident first, and a glaring doubt goes
+    pool = [Sample(id=f"y{i}", question="Pneumonia?", answer="yes", answer_type="yes_no",
+                   meta={"scores": {"label_confidence": 0.8 + 0.2 * i / 79}}) for i in range(80)]
+    pool += [Sample(id=f"n{j}", question="Pneumonia?", answer="no", answer_type="yes_no",
+                    meta={"scores": {"label_confidence": 0.4 + 0.1 * j / 19}}) for j in range(20)]
+    pool[80] = pool[80].model_copy(update={"meta": {"scores": {"label_confidence": 0.01}}})
+    kept = [pool[i].id for i in most_trusted(pool, list(range(100)), 50)]
+    assert len(kept) == 50 and "n0" not in kept and "y79" in kept and "n19" in kept and "y0" not in kept
+    assert 7 <= sum(k.startswith("n") for k in kept) <= 13
+    unscored = [*pool[:10], Sample(id="u", question="Pneumonia?", answer="no", answer_type="yes_no")]
+    assert "u" in {unscored[i].id for i in most_trusted(unscored, list(range(11)), 1)}  # never cut
+    assert most_trusted(pool, [0, 1], 5) == [0, 1]  # nothing to cut

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 
 import pytest
 
 from infimed.quickstart import arms
-from infimed.quickstart.arms import ArmJob, ArmResult, default_parallel, run_arms
+from infimed.quickstart.arms import ArmJob, ArmResult, alongside, default_parallel, run_arms
 
 
 def _job(name: str) -> ArmJob:
@@ -44,3 +46,24 @@ def test_a_failed_run_in_a_worker_names_the_run(tmp_path: Path) -> None:
                    n_questions=1, mode="direct", eval_batch=1) for arm in ("curated", "random")]
     with pytest.raises(RuntimeError, match=r"training run (curated|random)-seed0 failed: .*missing\.jsonl"):
         run_arms(jobs, 2)
+
+
+def test_alongside_without_background_runs_when_asked() -> None:
+    calls: list[int] = []
+    with alongside(lambda x: calls.append(x) or x * 2, 21, background=False) as result:
+        assert calls == []
+        assert result() == 42
+    assert calls == [21]
+
+
+@pytest.mark.slow
+def test_alongside_in_a_worker_returns_raises_and_stops() -> None:
+    with alongside(math.factorial, 5, background=True) as result:
+        assert result() == 120
+    with pytest.raises(ValueError, match="not defined for negative values"), \
+            alongside(math.factorial, -1, background=True) as result:
+        result()
+    started = time.perf_counter()
+    with pytest.raises(KeyError), alongside(time.sleep, 60, background=True):
+        raise KeyError("curation failed")  # the worker is stopped, not waited for
+    assert time.perf_counter() - started < 30

@@ -42,6 +42,11 @@ def test_quickstart_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     runs = [r for r in summary["stages"] if r["stage"] == "train+eval"]
     assert runs[0]["runs"] == 6 and runs[0]["parallel"] == 2  # 3 arms x 2 seeds, two worker processes
     assert len([r for r in summary["stages"] if r.get("within") == "train+eval"]) == 12
+    # the starting model was made in a worker process while the data was made and curated
+    assert [r["stage"] for r in summary["stages"] if r.get("within") == "model+align"] == [
+        "model", "captions", "align", "align-check"]
+    assert next(r for r in summary["stages"] if r["stage"] == "model+align")["alongside"] == "data, curate"
+    assert "6 of 6 runs" in result.output
     assert sum(summary["stage_seconds"].values()) <= summary["seconds"] + 1
     for arm in ("curated", "random", "full"):
         assert (out / "evals" / f"{arm}-seed0" / "results.json").exists()

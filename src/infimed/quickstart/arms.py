@@ -1,4 +1,5 @@
-"""The quickstart's training runs (every arm x seed): train, then read the test split, several runs at a time.
+"""The quickstart's training runs (every arm x seed): train, then read the test split, several runs at a time;
+and ``alongside``, which makes the starting model in a worker process while the data is made and curated.
 
 Each run is one ``ArmJob``; ``run_arms`` runs them ``parallel`` at a time in worker processes with
 ``cores // parallel`` torch threads each (the tiny model's small matrices leave a second thread mostly idle:
@@ -10,14 +11,17 @@ failed run leaves every finished one in place for the rerun.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from infimed.prompts import Mode
 from infimed.quickstart.stages import StageClock, log
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ def run_arms(jobs: list[ArmJob], parallel: int,
         names: dict[Future[ArmResult], str] = {pool.submit(run_arm, job): job.name for job in jobs}
         pending = set(names)
         while pending:
-            over, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            over, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in over:
                 error = future.exception()
                 if error is not None:
@@ -120,3 +124,26 @@ def run_arms(jobs: list[ArmJob], parallel: int,
                                        f"{len(jobs)} runs finished, kept for a rerun)") from error
                 done(future.result())
     return [finished[j.name] for j in jobs]
+
+
+@contextmanager
+def alongside(fn: Callable[..., T], /, *args: Any, background: bool, **kwargs: Any) -> Iterator[Callable[[], T]]:
+    """``with alongside(fn, x, background=True) as result: ...``: ``fn(x)`` runs in a worker process while
+    the block runs, and ``result()`` waits for its value (re-raising its error). An error in the block stops
+    the worker at once. With ``background=False``, ``fn`` runs in this process when ``result()`` is called."""
+    if not background:
+        yield lambda: fn(*args, **kwargs)
+        return
+    import multiprocessing
+
+    threads = max(1, available_cores() // 2)
+    pool = multiprocessing.get_context("spawn").Pool(1, initializer=_init_worker, initargs=(threads,))
+    try:
+        pending = pool.apply_async(fn, args, kwargs)
+        yield pending.get
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()

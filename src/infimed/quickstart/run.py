@@ -19,6 +19,7 @@ import os
 import random
 import shlex
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from infimed.io.jsonl import file_checksum, iter_json_lines, load_samples, write_json, write_jsonl, write_text
 from infimed.prompts import Mode
-from infimed.quickstart.arms import ArmJob, ArmResult, default_parallel, run_arms
+from infimed.quickstart.arms import ArmJob, ArmResult, alongside, default_parallel, run_arms
 from infimed.quickstart.recipe import (
     ALIGN_LR,
     ALIGN_N,
@@ -332,6 +333,38 @@ def aligned_model(out: Path, base: Path, base_fp: str, *, seed: int, steps: int,
     return aligned, fp
 
 
+@dataclass
+class StartingModel:
+    """The model every arm starts from, its fingerprint, its alignment check and the clock rows of making it."""
+
+    path: Path
+    fp: str
+    check: dict[str, Any] | None
+    rows: list[dict[str, Any]]
+
+
+def starting_model(out: Path, *, seed: int, align_steps: int, batch_size: int, align_n: int) -> StartingModel:
+    """The tiny base model, then (``align_steps`` > 0) the alignment stage on phantom captions and its check."""
+    clock = StageClock()
+    base, base_fp = base_model(out, seed=seed, clock=clock)
+    base, base_fp = aligned_model(out, base, base_fp, seed=seed, steps=align_steps, batch_size=batch_size,
+                                  clock=clock, n_captions=align_n)
+    align_check = None
+    if align_steps > 0:
+        from infimed.quickstart.alignment_check import N_CHECK, check_alignment
+
+        checked, check_fp = out / "align-check", stage_fingerprint("align-check", base_fp, N_CHECK)
+        with clock.stage("align-check"):
+            if reuse_stage(checked, check_fp, "the alignment check"):
+                align_check = json.loads((checked / "check.json").read_text(encoding="utf-8"))
+            else:
+                log("checking the alignment stage: captions of held-out caption images")
+                align_check = check_alignment(base, out / "captions" / "test.jsonl")
+                write_json(checked / "check.json", align_check)
+                mark_stage(checked, check_fp)
+    return StartingModel(base, base_fp, align_check, clock.rows)
+
+
 def quickstart(
     out: Path, *, budget: int | float = 0.2, seeds: int = SEEDS, n: int = 3600, held_out: int = HELD_OUT,
     data: Path | None = None,
@@ -353,40 +386,36 @@ def quickstart(
     budget = parse_budget(budget)  # refuses 0, 2.0, ... before any work
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with clock.stage("data"):
-        paths = prepare_data(out, data=data, npz=npz, n=n, seed=seed, held_out=held_out)
+    parallel = default_parallel() if parallel is None else parallel
+    if parallel < 1:
+        raise ValueError(f"parallel must be at least 1, got {parallel}")
+    # the starting model (base, captions, alignment, check) needs neither the data nor its curation: with
+    # parallel > 1 it is made in a worker process while this one makes the data and curates it
+    with alongside(starting_model, out, background=parallel > 1, seed=seed, align_steps=align_steps,
+                   batch_size=batch_size, align_n=align_n) as wait_for_model:
+        with clock.stage("data"):
+            paths = prepare_data(out, data=data, npz=npz, n=n, seed=seed, held_out=held_out)
 
-    n_pool = count_lines(paths["train"])
-    # a count, or a fraction of the whole dirty pool (curate.config.parse_budget: 0.2 is 20%, 5000 a count)
-    target = budget if isinstance(budget, int) else round(budget * n_pool)
-    log(f"curating {paths['train']} ({n_pool} samples) down to {target}")
-    with clock.stage("curate") as row:
-        curated = curate(paths["train"], paths["test"], paths["truth"], out / "curated", budget=target,
-                         workers=workers)
-        row["reused"] = _curation_reused(out / "curated")
-    n_curated = count_lines(curated)
-    # every training seed draws its own random subset: random selection is a distribution, and one lucky or
-    # unlucky draw must not decide the comparison (draws of the same size differ by about a point)
-    random_files = [random_subset(paths["train"], n_curated, out / "random", seed=seed + s) for s in range(seeds)]
-    arm_data = {"curated": curated, "random": random_files[0], "full": paths["train"]}
-    n_train = {arm: count_lines(p) for arm, p in arm_data.items()}
+        n_pool = count_lines(paths["train"])
+        # a count, or a fraction of the whole dirty pool (curate.config.parse_budget: 0.2 is 20%, 5000 a count)
+        target = budget if isinstance(budget, int) else round(budget * n_pool)
+        log(f"curating {paths['train']} ({n_pool} samples) down to {target}")
+        with clock.stage("curate") as row:
+            curated = curate(paths["train"], paths["test"], paths["truth"], out / "curated", budget=target,
+                             workers=workers)
+            row["reused"] = _curation_reused(out / "curated")
+        n_curated = count_lines(curated)
+        # every training seed draws its own random subset: random selection is a distribution, and one lucky or
+        # unlucky draw must not decide the comparison (draws of the same size differ by about a point)
+        random_files = [random_subset(paths["train"], n_curated, out / "random", seed=seed + s) for s in range(seeds)]
+        arm_data = {"curated": curated, "random": random_files[0], "full": paths["train"]}
+        n_train = {arm: count_lines(p) for arm, p in arm_data.items()}
 
-    base, base_fp = base_model(out, seed=seed, clock=clock)
-    base, base_fp = aligned_model(out, base, base_fp, seed=seed, steps=align_steps, batch_size=batch_size,
-                                  clock=clock, n_captions=align_n)
-    align_check = None
-    if align_steps > 0:
-        from infimed.quickstart.alignment_check import N_CHECK, check_alignment
-
-        checked, check_fp = out / "align-check", stage_fingerprint("align-check", base_fp, N_CHECK)
-        with clock.stage("align-check"):
-            if reuse_stage(checked, check_fp, "the alignment check"):
-                align_check = json.loads((checked / "check.json").read_text(encoding="utf-8"))
-            else:
-                log("checking the alignment stage: captions of held-out caption images")
-                align_check = check_alignment(base, out / "captions" / "test.jsonl")
-                write_json(checked / "check.json", align_check)
-                mark_stage(checked, check_fp)
+        with clock.stage("model+align", **({"alongside": "data, curate"} if parallel > 1 else {})) as row:
+            start = wait_for_model()
+            row["reused"] = all(r["reused"] for r in start.rows)
+    clock.rows.extend({**r, "within": "model+align"} for r in start.rows)
+    base, base_fp, align_check = start.path, start.fp, start.check
     test = load_samples(paths["test"])
     test_fp = data_fingerprint(paths["test"])
     ids = [s.id for s in test]
@@ -399,7 +428,6 @@ def quickstart(
                    eval_dir=out / "evals" / f"{arm}-seed{seed + s}", test=paths["test"], test_fp=test_fp,
                    n_questions=len(test), mode=mode, eval_batch=EVAL_BATCH)
             for s in range(seeds) for arm in ARMS]
-    parallel = default_parallel() if parallel is None else parallel
 
     def finished(result: ArmResult, k: int) -> None:
         log(f"{result.name} finished ({_took(result.rows)}): {k} of {len(jobs)} runs")

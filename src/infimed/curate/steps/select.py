@@ -18,7 +18,8 @@ a model learns to see from many images, not from many questions about a few.
 
 A tight budget is spent on trusted labels first (``trust``, default 2): when a stratum holds more than
 ``trust`` x its quota of candidates, only the ``trust`` x quota with the highest ``meta.scores.label_confidence``
-(written by ``label_noise``'s image probe) compete; samples without that score are never cut. Wrong labels
+(written by ``label_noise``'s image probe) relative to the mean of the same answer compete (so a rare answer,
+of which the probe is less sure, keeps its share); samples without that score are never cut. Wrong labels
 that no check was sure enough to drop still sit at the bottom of that ranking (on the quickstart's phantom
 pool the least confident 30% of the candidates held 100 of its 106 remaining wrong labels). ``trust: null``
 turns it off; a loose budget (fewer than ``trust`` candidates per slot) is unaffected.
@@ -90,12 +91,22 @@ def features(pool: list[Sample], *, text_weight: float, image_weight: float) -> 
 
 
 def most_trusted(pool: list[Sample], members: list[int], keep: int) -> list[int]:
-    """``members`` (in order) less all but the ``keep`` highest ``label_confidence`` ones among those scored."""
+    """``members`` (in order) less all but the ``keep`` most trusted among those scored: the highest
+    ``label_confidence`` relative to the mean confidence of the same answer. A probe is less sure of a rarer
+    answer, so one ranking of raw confidences would cut a whole class (on PneumoniaMNIST it cut "normal" from
+    14% of the candidates to 6%); confident learning sets its thresholds per class for the same reason."""
+    from infimed.curate.label_probe import answer_value
+
     scored = [i for i in members if "label_confidence" in pool[i].meta.get("scores", {})]
-    n_cut = len(members) - keep
-    if n_cut <= 0 or not scored:
+    n_cut = min(len(members) - keep, len(scored))
+    if n_cut <= 0:
         return members
-    ranked = sorted(scored, key=lambda i: float(pool[i].meta["scores"]["label_confidence"]))
+    confidence = {i: float(pool[i].meta["scores"]["label_confidence"]) for i in scored}
+    by_answer: dict[str, list[float]] = defaultdict(list)
+    for i in scored:
+        by_answer[answer_value(pool[i])].append(confidence[i])
+    mean = {a: max(float(np.mean(v)), 1e-6) for a, v in by_answer.items()}
+    ranked = sorted(scored, key=lambda i: confidence[i] / mean[answer_value(pool[i])])
     cut = set(ranked[:n_cut])
     return [i for i in members if i not in cut]
 
