@@ -31,7 +31,7 @@ def main() -> None:
     from infimed.quickstart.recipe import BATCH_SIZE, EVAL_BATCH, LEARNING_RATE, arm_recipe
 
     paths = qs.prepare_data(args.work, data=None, npz=None, n=3600, seed=0, val=args.eval_questions)
-    start = qs.starting_model(args.work, seed=0, align_steps=0, batch_size=BATCH_SIZE, align_n=0)
+    base, base_fp = qs.base_model(args.work, seed=0, clock=qs.StageClock())
     n_train = qs.count_lines(paths["train"])
     mode = qs.training_mode(paths["train"])
     recipe = arm_recipe(n_train, steps=args.steps, epochs=None, learning_rate=LEARNING_RATE,
@@ -43,7 +43,7 @@ def main() -> None:
         folder = args.work / f"parallel-{parallel}"
         shutil.rmtree(folder, ignore_errors=True)
         jobs = [ArmJob(name=f"full-seed{s}", arm="full", seed=s, data=paths["train"], n_samples=n_train,
-                       base=start.path, base_fp=start.fp, recipe=recipe, run_dir=folder / f"run-{s}",
+                       base=base, base_fp=base_fp, recipe=recipe, run_dir=folder / f"run-{s}",
                        eval_dir=folder / f"eval-{s}", test=paths["val"], test_fp=val_fp, n_questions=n_val,
                        mode=mode, eval_batch=EVAL_BATCH) for s in range(args.runs)]
         started = time.perf_counter()

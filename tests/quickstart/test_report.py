@@ -162,11 +162,15 @@ def test_runs_side_by_side_count_once_in_the_totals() -> None:
                     "within": "train+eval"},
                    {"stage": "eval curated-seed0", "questions": 6000, "reused": True, "seconds": 0.5,
                     "within": "train+eval"}]
-    assert clock.totals() == {"train+eval": 100.0}
+    clock.rows.append({"stage": "captions", "reused": False, "seconds": 20.0, "alongside": "data, curate",
+                       "waited": 0.5})  # made in 20 s beside data and curation, waited for 0.5 s after them
+    assert clock.totals() == {"train+eval": 100.0, "captions": 0.5}
     s = _summary(0.6, 0.5, 0.55)
     s.update(stages=clock.rows, stage_seconds=clock.totals(), seconds=101.0)
     md = render_md(s, _results(), [])
-    assert "The run took 101 s: train+eval 100 s." in md and "| train+eval | 6 runs, 2 at a time | 100.0 |" in md
+    assert "The run took 101 s: train+eval 100 s, captions 0 s." in md
+    assert "| train+eval | 6 runs, 2 at a time | 100.0 |" in md
+    assert "| captions | alongside data, curate (then waited 0.5 s) | 20.0 |" in md
     assert "| - train curated-seed0 | 652 samples, within train+eval | 90.0 |" in md
     assert "| - eval curated-seed0 | reused, within train+eval | 0.5 |" in md
 

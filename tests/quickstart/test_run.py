@@ -63,13 +63,13 @@ def test_changing_steps_reruns_training_and_evaluation(tmp_path: Path, capsys: p
     assert "curation reused" in log and "rerunning" not in log
     assert results.stat().st_mtime_ns == made and again["arms"] == first["arms"]
     names = [row["stage"] for row in first["stages"]]
-    assert names[:9] == ["data", "curate", "model+align", "model", "captions", "align", "align-check",
-                         "train+eval", "train curated-seed0"]
+    assert names[:8] == ["data", "curate", "captions", "model", "align", "align-check", "train+eval",
+                         "train curated-seed0"]
     assert "eval full-seed0" in names and not any(row["reused"] for row in first["stages"])
     assert all(row["reused"] for row in again["stages"])
-    assert [row.get("within") for row in again["stages"][3:7]] == ["model+align"] * 4
-    assert all(row.get("within") == "train+eval" for row in again["stages"][8:])
-    assert set(again["stage_seconds"]) == {"data", "curate", "model+align", "train+eval"}
+    assert all(row.get("within") == "train+eval" for row in again["stages"][7:])
+    assert set(again["stage_seconds"]) == {"data", "curate", "captions", "model", "align", "align-check",
+                                           "train+eval"}
     assert first["alignment"]["check"]["n"] >= 1 and again["alignment"]["check"] == first["alignment"]["check"]
     report = (out / "report.md").read_text()
     assert "## Where the time went" in report

@@ -147,8 +147,8 @@ def stage_rows(summary: dict[str, Any]) -> list[tuple[str, str, float]]:
             detail = f"{st['questions']} questions"
         elif not detail and st.get("runs") is not None:
             detail = f"{st['runs']} runs, {st.get('parallel', 1)} at a time"
-        elif not detail and st.get("alongside"):
-            detail = f"made alongside {st['alongside']}; the wait after them"
+        if st.get("alongside"):
+            detail = ", ".join(filter(None, [detail, f"alongside {st['alongside']} (then waited {st.get('waited', 0):.1f} s)"]))
         name = str(st["stage"])
         if st.get("within"):
             name, detail = f"- {name}", ", ".join(filter(None, [detail, f"within {st['within']}"]))

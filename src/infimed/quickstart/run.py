@@ -10,6 +10,8 @@ base model, the checksum of its data file, its seed and recipe; each evaluation:
 fingerprint, the test file's checksum and the generation settings). A rerun reuses a stage only when its
 fingerprint matches, and says so; otherwise the stage's folder is cleared and it reruns, and so does every
 stage that depends on it (their fingerprints include its own). Curation resumes through its own fingerprints.
+On two cores or more (``parallel``, ``quickstart.arms``) the alignment captions are made in a worker process
+while the data is made, and the training runs go two at a time, each in its own process.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import os
 import random
 import shlex
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -300,18 +301,13 @@ def base_model(out: Path, *, seed: int, clock: StageClock) -> tuple[Path, str]:
     return base, fp
 
 
-def aligned_model(out: Path, base: Path, base_fp: str, *, seed: int, steps: int, batch_size: int,
-                  clock: StageClock, n_captions: int = ALIGN_N, learning_rate: float = ALIGN_LR,
-                  train_vision: bool = False, folder: str = "aligned") -> tuple[Path, str]:
-    """The alignment stage every arm starts from: the base model trained on phantom captions of cases of their
-    own (another seed; no image is shared with the VQA pool or its test split), so it first learns what the
-    images show. The language model and projector train; the vision tower too with ``train_vision``. The result
-    goes to ``out/folder``; ``steps=0`` skips the stage."""
-    if steps <= 0:
-        return base, base_fp
+def phantom_captions(out: Path, *, seed: int, n_captions: int = ALIGN_N,
+                     clock: StageClock | None = None) -> list[dict[str, Any]]:
+    """``out/captions``: the alignment stage's phantom captions, cases of their own (the run's seed plus
+    ``ALIGN_SEED_OFFSET``); returns the clock rows of making them (a process of its own can make them)."""
     from infimed.data.captions import synth_captions
-    from infimed.train.align import train_align
 
+    clock = StageClock() if clock is None else clock
     captions = out / "captions"
     cap_fp = stage_fingerprint("captions", n_captions, seed + ALIGN_SEED_OFFSET)
     with clock.stage("captions"):
@@ -319,6 +315,23 @@ def aligned_model(out: Path, base: Path, base_fp: str, *, seed: int, steps: int,
             log(f"generating {n_captions} phantom caption pairs for the alignment stage")
             synth_captions(captions, n=n_captions, seed=seed + ALIGN_SEED_OFFSET)
             mark_stage(captions, cap_fp)
+    return clock.rows[-1:]
+
+
+def aligned_model(out: Path, base: Path, base_fp: str, *, seed: int, steps: int, batch_size: int,
+                  clock: StageClock, n_captions: int = ALIGN_N, learning_rate: float = ALIGN_LR,
+                  train_vision: bool = False, folder: str = "aligned", captions_made: bool = False) -> tuple[Path, str]:
+    """The alignment stage every arm starts from: the base model trained on phantom captions of cases of their
+    own (another seed; no image is shared with the VQA pool or its test split), so it first learns what the
+    images show. The language model and projector train; the vision tower too with ``train_vision``. The result
+    goes to ``out/folder``; ``steps=0`` skips the stage. The captions are made first unless ``captions_made``."""
+    if steps <= 0:
+        return base, base_fp
+    from infimed.train.align import train_align
+
+    if not captions_made:
+        phantom_captions(out, seed=seed, n_captions=n_captions, clock=clock)
+    captions = out / "captions"
     aligned = out / folder
     recipe: dict[str, Any] = {"max_steps": steps, "learning_rate": learning_rate, "batch_size": batch_size,
                               "schedule": "cosine", "warmup": 0.05, "logging_steps": 5, "save_steps": 100_000,
@@ -331,38 +344,6 @@ def aligned_model(out: Path, base: Path, base_fp: str, *, seed: int, steps: int,
             train_align(base, [captions / "train.jsonl"], aligned, seed=seed, **recipe)
             mark_stage(aligned, fp)
     return aligned, fp
-
-
-@dataclass
-class StartingModel:
-    """The model every arm starts from, its fingerprint, its alignment check and the clock rows of making it."""
-
-    path: Path
-    fp: str
-    check: dict[str, Any] | None
-    rows: list[dict[str, Any]]
-
-
-def starting_model(out: Path, *, seed: int, align_steps: int, batch_size: int, align_n: int) -> StartingModel:
-    """The tiny base model, then (``align_steps`` > 0) the alignment stage on phantom captions and its check."""
-    clock = StageClock()
-    base, base_fp = base_model(out, seed=seed, clock=clock)
-    base, base_fp = aligned_model(out, base, base_fp, seed=seed, steps=align_steps, batch_size=batch_size,
-                                  clock=clock, n_captions=align_n)
-    align_check = None
-    if align_steps > 0:
-        from infimed.quickstart.alignment_check import N_CHECK, check_alignment
-
-        checked, check_fp = out / "align-check", stage_fingerprint("align-check", base_fp, N_CHECK)
-        with clock.stage("align-check"):
-            if reuse_stage(checked, check_fp, "the alignment check"):
-                align_check = json.loads((checked / "check.json").read_text(encoding="utf-8"))
-            else:
-                log("checking the alignment stage: captions of held-out caption images")
-                align_check = check_alignment(base, out / "captions" / "test.jsonl")
-                write_json(checked / "check.json", align_check)
-                mark_stage(checked, check_fp)
-    return StartingModel(base, base_fp, align_check, clock.rows)
 
 
 def quickstart(
@@ -389,10 +370,10 @@ def quickstart(
     parallel = default_parallel() if parallel is None else parallel
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, got {parallel}")
-    # the starting model (base, captions, alignment, check) needs neither the data nor its curation: with
-    # parallel > 1 it is made in a worker process while this one makes the data and curates it
-    with alongside(starting_model, out, background=parallel > 1, seed=seed, align_steps=align_steps,
-                   batch_size=batch_size, align_n=align_n) as wait_for_model:
+    # the captions (one core's work for ~20 s) need neither the data nor its curation: with parallel > 1 a worker
+    # process makes them while this one makes the data (the alignment waits for curation, as it needs both cores)
+    background = parallel > 1 and align_steps > 0
+    with alongside(phantom_captions, out, background=background, seed=seed, n_captions=align_n) as captions_rows:
         with clock.stage("data"):
             paths = prepare_data(out, data=data, npz=npz, n=n, seed=seed, held_out=held_out)
 
@@ -411,11 +392,30 @@ def quickstart(
         arm_data = {"curated": curated, "random": random_files[0], "full": paths["train"]}
         n_train = {arm: count_lines(p) for arm, p in arm_data.items()}
 
-        with clock.stage("model+align", **({"alongside": "data, curate"} if parallel > 1 else {})) as row:
-            start = wait_for_model()
-            row["reused"] = all(r["reused"] for r in start.rows)
-    clock.rows.extend({**r, "within": "model+align"} for r in start.rows)
-    base, base_fp, align_check = start.path, start.fp, start.check
+        waited = time.perf_counter()
+        made = captions_rows() if align_steps > 0 else []
+        waited = round(time.perf_counter() - waited, 1)
+    for row in made:
+        if background:  # its seconds passed beside data and curate: the run only waited `waited` for it
+            row.update(alongside="data, curate", waited=waited)
+        clock.rows.append(row)
+
+    base, base_fp = base_model(out, seed=seed, clock=clock)
+    base, base_fp = aligned_model(out, base, base_fp, seed=seed, steps=align_steps, batch_size=batch_size,
+                                  clock=clock, n_captions=align_n, captions_made=True)
+    align_check = None
+    if align_steps > 0:
+        from infimed.quickstart.alignment_check import N_CHECK, check_alignment
+
+        checked, check_fp = out / "align-check", stage_fingerprint("align-check", base_fp, N_CHECK)
+        with clock.stage("align-check"):
+            if reuse_stage(checked, check_fp, "the alignment check"):
+                align_check = json.loads((checked / "check.json").read_text(encoding="utf-8"))
+            else:
+                log("checking the alignment stage: captions of held-out caption images")
+                align_check = check_alignment(base, out / "captions" / "test.jsonl")
+                write_json(checked / "check.json", align_check)
+                mark_stage(checked, check_fp)
     test = load_samples(paths["test"])
     test_fp = data_fingerprint(paths["test"])
     ids = [s.id for s in test]

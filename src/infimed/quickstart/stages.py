@@ -86,12 +86,14 @@ class StageClock:
             self.rows.append(row)
 
     def totals(self) -> dict[str, float]:
-        """Seconds per kind of stage (the part of the name before the first space). Rows ``within`` another
-        (the training runs inside "train+eval", some side by side) are counted in that one only."""
+        """Seconds per kind of stage (the part of the name before the first space), adding up to the run's.
+        Rows ``within`` another (the training runs inside "train+eval", some side by side) count in that one
+        only; a row made ``alongside`` others counts only the seconds the run ``waited`` for it after them."""
         out: dict[str, float] = {}
         for row in self.rows:
             if row.get("within"):
                 continue
             kind = row["stage"].split(" ", 1)[0]
-            out[kind] = round(out.get(kind, 0.0) + row["seconds"], 1)
+            seconds = row.get("waited", 0.0) if row.get("alongside") else row["seconds"]
+            out[kind] = round(out.get(kind, 0.0) + seconds, 1)
         return out
