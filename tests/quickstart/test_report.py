@@ -61,6 +61,7 @@ def test_summary_paired_differences() -> None:
 def test_markdown_has_tables_and_commands() -> None:
     md = render_md(_summary(0.9, 0.6, 0.92), _results(), [("eval", "infimed eval run --model m")])
     assert "| curated subset | 200 |" in md and "ct/counting" in md and "infimed eval run --model m" in md
+    assert "| CI excludes 0 |" in md and "McNemar's exact test counts only the questions" in md  # p and CI may differ
 
 
 def test_per_task_compares_each_arm_with_a_uniform_guess() -> None:

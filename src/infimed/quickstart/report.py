@@ -13,6 +13,9 @@ from infimed.quickstart.charts import CSS, bar_chart_ci, hbar_chart, line_chart
 
 ARMS = ("curated", "random", "full")
 ARM_LABEL = {"curated": "curated subset", "random": "random subset", "full": "whole dirty pool"}
+TESTS_NOTE = ("The verdict reads the 95% CI of the mean difference (test questions resampled, each averaged over "
+              "seeds). McNemar's exact test counts only the questions one arm got right more often than the other, "
+              "not by how much, so near the edge the two can disagree.")
 
 
 def _pct(v: float | None) -> str:
@@ -233,7 +236,8 @@ pre {{ background: #f6f8fa; padding: 8px; overflow-x: auto; font-size: 12px; }}
 <table><tr><th>training set</th><th>n train</th><th>accuracy</th><th>95% CI</th></tr>{arm_rows}</table>
 <h2>Paired differences</h2>
 <table><tr><th>comparison</th><th>difference</th><th>95% CI (paired bootstrap)</th><th>McNemar p</th>
-<th>significant</th></tr>{diff_rows}</table>
+<th>CI excludes 0</th></tr>{diff_rows}</table>
+<p>{escape(TESTS_NOTE)}</p>
 <h2>Per task, against a uniform guess</h2>
 <p>{escape(alignment_sentence(summary))}</p>
 <p>{escape(task_sentence(summary)) if summary.get("per_task") else ""}</p>
@@ -263,9 +267,10 @@ def render_md(summary: dict[str, Any], results: dict[str, dict[str, Any]], comma
              "| training set | n train | accuracy | 95% CI |", "|---|---:|---:|---|"]
     lines += [f"| {ARM_LABEL[a]} | {arms[a]['n_train']} | {_pct(arms[a]['accuracy'])} | {_ci(arms[a]['ci95'])} |"
               for a in ARMS]
-    lines += ["", "| comparison | difference | 95% CI | McNemar p | significant |", "|---|---:|---|---:|---|"]
+    lines += ["", "| comparison | difference | 95% CI | McNemar p | CI excludes 0 |", "|---|---:|---|---:|---|"]
     lines += [f"| {k} | {_signed(d['diff'])} | {_ci_pts(d['ci95'])} | {d.get('p_value', float('nan')):.3g} | "
               f"{'yes' if d['significant'] else 'no'} |" for k, d in summary["differences"].items()]
+    lines += ["", TESTS_NOTE]
     if summary.get("per_task"):
         lines += ["", "## Per task, against a uniform guess", "", alignment_sentence(summary), "", task_sentence(summary), "",
                   "| task | n | uniform guess | " + " | ".join(ARM_LABEL[a] for a in ARMS) + " |",
