@@ -6,6 +6,11 @@ Makes the phantom pool and the tiny base model once, then trains and evaluates `
 processes with cores // 2 torch threads each). Each setting trains into its own folder, so nothing is reused.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/quickstart_parallel.py --work /tmp/qs_parallel --steps 200
+
+On the 2-core development machine (200 steps, 1,000 questions; the same accuracies in both settings): 6 runs
+193 s one at a time, 161 s two at a time (1.20x); 2 runs 82 s against 84 s (0.97x), as one process reuses its
+first run's encoded rows and vision features (the second run trained in 25 s against 46 s) and each worker
+pays for them once.
 """
 
 from __future__ import annotations
